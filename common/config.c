@@ -1,0 +1,567 @@
+/* Configuration loading. YAML is read into libyaml's document tree (which
+ * keeps line numbers), then walked by small per-section functions that know
+ * each section's keys. Every unknown key, wrong type or bad value stops the
+ * load with "FILE:LINE: key: message". Defaults are set before parsing, so a
+ * section left out means its defaults. All memory lives in cfg->arena. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "arena.h"
+#include "embedded.h"
+
+struct ctx {
+    yaml_document_t *doc;
+    struct gw_config *cfg;
+    const char *file;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(c->err, c->errlen, "%s:%lu: %s: %s", c->file,
+             n ? (unsigned long)n->start_mark.line + 1 : 0UL, key, msg);
+    return -1;
+}
+
+static yaml_node_t *node(struct ctx *c, int idx)
+{
+    return yaml_document_get_node(c->doc, idx);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int get_str(struct ctx *c, yaml_node_t *n, const char *key, const char **out)
+{
+    const char *s = scalar(n);
+    if (!s)
+        return fail(c, n, key, "expected a string");
+    *out = gw_arena_strdup(c->cfg->arena, s);
+    return *out ? 0 : fail(c, n, key, "out of memory");
+}
+
+static int get_ll(struct ctx *c, yaml_node_t *n, const char *key, long long min, long long max,
+                  long long *out)
+{
+    const char *s = scalar(n);
+    char *end;
+    if (!s || !*s)
+        return fail(c, n, key, "expected an integer");
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno)
+        return fail(c, n, key, "expected an integer, got '%s'", s);
+    if (v < min || v > max)
+        return fail(c, n, key, "%lld is out of range [%lld, %lld]", v, min, max);
+    *out = v;
+    return 0;
+}
+
+static int get_int(struct ctx *c, yaml_node_t *n, const char *key, int min, int max, int *out)
+{
+    long long v;
+    if (get_ll(c, n, key, min, max, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int get_double(struct ctx *c, yaml_node_t *n, const char *key, double *out)
+{
+    const char *s = scalar(n);
+    char *end;
+    if (!s || !*s)
+        return fail(c, n, key, "expected a number");
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno || v < 0)
+        return fail(c, n, key, "expected a non-negative number, got '%s'", s);
+    *out = v;
+    return 0;
+}
+
+/* Iterates a mapping: for each pair, calls fn(c, key, value, arg). */
+typedef int (*pair_fn)(struct ctx *c, const char *key, yaml_node_t *val, void *arg);
+
+static int each_pair(struct ctx *c, yaml_node_t *map, const char *what, pair_fn fn, void *arg)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return fail(c, map, what, "expected a mapping");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node(c, p->key);
+        const char *ks = scalar(k);
+        if (!ks)
+            return fail(c, k, what, "keys must be strings");
+        if (fn(c, ks, node(c, p->value), arg) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int resolve_secret(struct ctx *c, yaml_node_t *n, const char *key, const char **out)
+{
+    const char *ref = scalar(n);
+    if (!ref)
+        return fail(c, n, key, "expected env:NAME or file:PATH");
+    if (strncmp(ref, "env:", 4) == 0) {
+        const char *v = getenv(ref + 4);
+        if (!v || !*v)
+            return fail(c, n, key, "environment variable %s is not set", ref + 4);
+        *out = gw_arena_strdup(c->cfg->arena, v);
+        return 0;
+    }
+    if (strncmp(ref, "file:", 5) == 0) {
+        FILE *f = fopen(ref + 5, "r");
+        if (!f)
+            return fail(c, n, key, "cannot read %s: %s", ref + 5, strerror(errno));
+        char buf[4096];
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+            len--;
+        if (len == 0)
+            return fail(c, n, key, "%s is empty", ref + 5);
+        *out = gw_arena_strndup(c->cfg->arena, buf, len);
+        return 0;
+    }
+    return fail(c, n, key, "a secret is never written in clear: use env:NAME or file:PATH");
+}
+
+/* ---- timeouts, limits --------------------------------------------------- */
+
+static int timeouts_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_timeouts *t = arg;
+    int *dst = strcmp(k, "connect_ms") == 0       ? &t->connect_ms
+               : strcmp(k, "first_byte_ms") == 0 ? &t->first_byte_ms
+               : strcmp(k, "idle_ms") == 0       ? &t->idle_ms
+               : strcmp(k, "total_ms") == 0      ? &t->total_ms
+                                                 : NULL;
+    if (!dst)
+        return fail(c, v, k, "unknown key in timeouts");
+    return get_int(c, v, k, 1, 86400000, dst);
+}
+
+static int limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_limits *l = arg;
+    if (strcmp(k, "max_body_bytes") == 0)
+        return get_ll(c, v, k, 1024, 1LL << 34, &l->max_body_bytes);
+    if (strcmp(k, "max_response_bytes") == 0)
+        return get_ll(c, v, k, 1024, 1LL << 34, &l->max_response_bytes);
+    if (strcmp(k, "stream_buffer_bytes") == 0)
+        return get_ll(c, v, k, 4096, 1LL << 30, &l->stream_buffer_bytes);
+    if (strcmp(k, "max_connections") == 0)
+        return get_int(c, v, k, 1, 1000000, &l->max_connections);
+    if (strcmp(k, "per_ip_connections") == 0)
+        return get_int(c, v, k, 0, 1000000, &l->per_ip_connections);
+    if (strcmp(k, "connection_timeout_s") == 0)
+        return get_int(c, v, k, 1, 86400, &l->connection_timeout_s);
+    return fail(c, v, k, "unknown key in limits");
+}
+
+/* ---- providers ---------------------------------------------------------- */
+
+static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_provider_cfg *p = arg;
+    if (strcmp(k, "name") == 0)
+        return get_str(c, v, k, &p->name);
+    if (strcmp(k, "base_url") == 0) {
+        if (get_str(c, v, k, &p->base_url) != 0)
+            return -1;
+        if (strncmp(p->base_url, "http://", 7) != 0 && strncmp(p->base_url, "https://", 8) != 0)
+            return fail(c, v, k, "must start with http:// or https://");
+        char *u = (char *)p->base_url;
+        size_t n = strlen(u);
+        while (n && u[n - 1] == '/')
+            u[--n] = '\0';
+        return 0;
+    }
+    if (strcmp(k, "api_key") == 0)
+        return resolve_secret(c, v, k, &p->api_key);
+    if (strcmp(k, "type") == 0) {
+        const char *s = scalar(v);
+        if (s && strcmp(s, "openai") == 0)
+            p->type = GW_PROVIDER_OPENAI;
+        else if (s && strcmp(s, "echo") == 0)
+            p->type = GW_PROVIDER_ECHO;
+        else
+            return fail(c, v, k, "'%s' is not a provider type this build serves (openai, echo)",
+                        s ? s : "?");
+        return 0;
+    }
+    return fail(c, v, k, "unknown key in a provider");
+}
+
+static int parse_providers(struct ctx *c, yaml_node_t *seq)
+{
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(c, seq, "providers", "expected a list");
+    size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    struct gw_provider_cfg *ps = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *ps);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
+        ps[i].type = (enum gw_provider_type)-1;
+        ps[i].line = (int)item->start_mark.line + 1;
+        if (each_pair(c, item, "providers", provider_pair, &ps[i]) != 0)
+            return -1;
+        if (!ps[i].name)
+            return fail(c, item, "providers", "a provider needs a name");
+        if ((int)ps[i].type == -1)
+            return fail(c, item, ps[i].name, "a provider needs a type");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ps[j].name, ps[i].name) == 0)
+                return fail(c, item, ps[i].name, "provider name used twice");
+        if (ps[i].type == GW_PROVIDER_OPENAI && !ps[i].base_url)
+            ps[i].base_url = "https://api.openai.com/v1";
+    }
+    c->cfg->providers = ps;
+    c->cfg->n_providers = n;
+    return 0;
+}
+
+/* ---- models ------------------------------------------------------------- */
+
+static int deployment_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_deployment_cfg *d = arg;
+    if (strcmp(k, "provider") == 0)
+        return get_str(c, v, k, &d->provider_name);
+    if (strcmp(k, "model") == 0)
+        return get_str(c, v, k, &d->model);
+    return fail(c, v, k, "unknown key in a deployment");
+}
+
+static int pricing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_pricing *p = arg;
+    if (strcmp(k, "input_per_mtok") == 0)
+        return get_double(c, v, k, &p->input_per_mtok);
+    if (strcmp(k, "output_per_mtok") == 0)
+        return get_double(c, v, k, &p->output_per_mtok);
+    if (strcmp(k, "cached_input_per_mtok") == 0)
+        return get_double(c, v, k, &p->cached_input_per_mtok);
+    return fail(c, v, k, "unknown key in pricing");
+}
+
+static int model_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_model_cfg *m = arg;
+    if (strcmp(k, "name") == 0)
+        return get_str(c, v, k, &m->name);
+    if (strcmp(k, "pricing") == 0)
+        return each_pair(c, v, k, pricing_pair, &m->pricing);
+    if (strcmp(k, "timeouts") == 0)
+        return each_pair(c, v, k, timeouts_pair, &m->timeouts);
+    if (strcmp(k, "deployments") == 0) {
+        if (v->type != YAML_SEQUENCE_NODE)
+            return fail(c, v, k, "expected a list");
+        size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        m->deployments = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *m->deployments);
+        m->n_deployments = n;
+        for (size_t i = 0; i < n; i++) {
+            yaml_node_t *item = node(c, v->data.sequence.items.start[i]);
+            struct gw_deployment_cfg *d = &m->deployments[i];
+            if (each_pair(c, item, k, deployment_pair, d) != 0)
+                return -1;
+            if (!d->provider_name)
+                return fail(c, item, k, "a deployment needs a provider");
+            d->provider = gw_config_provider_index(c->cfg, d->provider_name);
+            if (d->provider < 0)
+                return fail(c, item, "provider", "no provider named '%s'", d->provider_name);
+            if (!d->model)
+                d->model = m->name;
+        }
+        return 0;
+    }
+    return fail(c, v, k, "unknown key in a model");
+}
+
+static int parse_models(struct ctx *c, yaml_node_t *seq)
+{
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(c, seq, "models", "expected a list");
+    size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    struct gw_model_cfg *ms = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *ms);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
+        /* the model's name is needed by the deployment default: read it first */
+        if (item->type == YAML_MAPPING_NODE)
+            for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+                 p < item->data.mapping.pairs.top; p++) {
+                const char *ks = scalar(node(c, p->key));
+                if (ks && strcmp(ks, "name") == 0 && get_str(c, node(c, p->value), ks, &ms[i].name))
+                    return -1;
+            }
+        if (each_pair(c, item, "models", model_pair, &ms[i]) != 0)
+            return -1;
+        if (!ms[i].name)
+            return fail(c, item, "models", "a model needs a name");
+        if (ms[i].n_deployments == 0)
+            return fail(c, item, ms[i].name, "a model needs at least one deployment");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ms[j].name, ms[i].name) == 0)
+                return fail(c, item, ms[i].name, "model name used twice");
+    }
+    c->cfg->models = ms;
+    c->cfg->n_models = n;
+    return 0;
+}
+
+/* ---- top level ---------------------------------------------------------- */
+
+static int parse_listen(struct ctx *c, yaml_node_t *v)
+{
+    const char *s = scalar(v);
+    if (!s)
+        return fail(c, v, "listen", "expected HOST:PORT");
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return fail(c, v, "listen", "expected HOST:PORT, got '%s'", s);
+    const char *h = s;
+    size_t hlen = (size_t)(colon - s);
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']')
+        h++, hlen -= 2;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || colon[1] == '\0')
+        return fail(c, v, "listen", "bad port in '%s'", s);
+    c->cfg->listen_host = gw_arena_strndup(c->cfg->arena, h, hlen);
+    c->cfg->listen_port = (int)port;
+    return 0;
+}
+
+static int top_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_config *cfg = c->cfg;
+    if (strcmp(k, "listen") == 0)
+        return parse_listen(c, v);
+    if (strcmp(k, "data_dir") == 0)
+        return get_str(c, v, k, &cfg->data_dir);
+    if (strcmp(k, "admin_socket") == 0)
+        return get_str(c, v, k, &cfg->admin_socket);
+    if (strcmp(k, "log_level") == 0) {
+        const char *s = scalar(v);
+        if (!s || (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") &&
+                   strcmp(s, "error")))
+            return fail(c, v, k, "expected debug, info, warn or error");
+        return get_str(c, v, k, &cfg->log_level);
+    }
+    if (strcmp(k, "threads") == 0)
+        return get_int(c, v, k, 0, 256, &cfg->threads);
+    if (strcmp(k, "shutdown_grace_ms") == 0)
+        return get_int(c, v, k, 0, 3600000, &cfg->shutdown_grace_ms);
+    if (strcmp(k, "providers") == 0)
+        return parse_providers(c, v);
+    if (strcmp(k, "models") == 0)
+        return 0; /* parsed after providers, whatever the order in the file */
+    if (strcmp(k, "limits") == 0)
+        return each_pair(c, v, k, limits_pair, &cfg->limits);
+    if (strcmp(k, "timeouts") == 0)
+        return each_pair(c, v, k, timeouts_pair, &cfg->timeouts);
+    return fail(c, v, k, "unknown key");
+}
+
+static void set_defaults(struct gw_config *cfg)
+{
+    cfg->listen_host = "127.0.0.1";
+    cfg->listen_port = 8080;
+    cfg->data_dir = "./var";
+    cfg->log_level = "info";
+    cfg->shutdown_grace_ms = 30000;
+    cfg->limits = (struct gw_limits){
+        .max_body_bytes = 33554432,
+        .max_response_bytes = 67108864,
+        .stream_buffer_bytes = 262144,
+        .max_connections = 16384,
+        .per_ip_connections = 4096,
+        .connection_timeout_s = 120,
+    };
+    cfg->timeouts = (struct gw_timeouts){5000, 60000, 60000, 600000};
+}
+
+static void inherit(int *v, int def)
+{
+    if (*v == 0)
+        *v = def;
+}
+
+/* Providers switched on by the environment when running the embedded default. */
+static void add_env_providers(struct gw_config *cfg)
+{
+    const char *key = getenv("OPENAI_API_KEY");
+    if (!key || !*key)
+        return;
+    static const char *models[] = {"gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"};
+    static const struct gw_pricing prices[] = {
+        {0.15, 0.60, 0.075}, {2.50, 10.0, 1.25}, {0.40, 1.60, 0.10}, {2.00, 8.00, 0.50}};
+    size_t np = cfg->n_providers, nm = cfg->n_models, add = sizeof models / sizeof *models;
+    struct gw_provider_cfg *ps = gw_arena_calloc(cfg->arena, (np + 2) * sizeof *ps);
+    struct gw_model_cfg *ms = gw_arena_calloc(cfg->arena, (nm + add + 1) * sizeof *ms);
+    memcpy(ps, cfg->providers, np * sizeof *ps);
+    memcpy(ms, cfg->models, nm * sizeof *ms);
+    const char *base = getenv("OPENAI_BASE_URL");
+    ps[np] = (struct gw_provider_cfg){.name = "openai",
+                                      .type = GW_PROVIDER_OPENAI,
+                                      .base_url = gw_arena_strdup(
+                                          cfg->arena, base && *base ? base : "https://api.openai.com/v1"),
+                                      .api_key = gw_arena_strdup(cfg->arena, key)};
+    for (size_t i = 0; i < add; i++) {
+        struct gw_deployment_cfg *d = gw_arena_calloc(cfg->arena, sizeof *d);
+        *d = (struct gw_deployment_cfg){"openai", models[i], (int)np};
+        ms[nm + i] = (struct gw_model_cfg){
+            .name = models[i], .deployments = d, .n_deployments = 1, .pricing = prices[i]};
+    }
+    cfg->providers = ps;
+    cfg->n_providers = np + 1;
+    cfg->models = ms;
+    cfg->n_models = nm + add;
+}
+
+struct gw_config *gw_config_parse(const char *name, const char *text, size_t len, char *err,
+                                  size_t errlen)
+{
+    struct gw_arena *arena = gw_arena_new(8192);
+    if (!arena) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    struct gw_config *cfg = gw_arena_calloc(arena, sizeof *cfg);
+    cfg->arena = arena;
+    cfg->path = gw_arena_strdup(arena, name);
+    set_defaults(cfg);
+
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    struct ctx c = {.doc = &doc, .cfg = cfg, .file = name, .err = err, .errlen = errlen};
+    int rc = -1, have_doc = 0;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(err, errlen, "%s:%lu: YAML: %s", name, (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "syntax error");
+        goto out;
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root) {
+        if (each_pair(&c, root, "(top level)", top_pair, NULL) != 0)
+            goto out;
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+             p < root->data.mapping.pairs.top; p++) {
+            const char *ks = scalar(node(&c, p->key));
+            if (strcmp(ks, "models") == 0 && parse_models(&c, node(&c, p->value)) != 0)
+                goto out;
+        }
+    }
+    if (!cfg->admin_socket) {
+        size_t n = strlen(cfg->data_dir) + sizeof "/gwctl.sock";
+        char *s = gw_arena_alloc(arena, n);
+        snprintf(s, n, "%s/gwctl.sock", cfg->data_dir);
+        cfg->admin_socket = s;
+    }
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        struct gw_timeouts *t = &cfg->models[i].timeouts;
+        inherit(&t->connect_ms, cfg->timeouts.connect_ms);
+        inherit(&t->first_byte_ms, cfg->timeouts.first_byte_ms);
+        inherit(&t->idle_ms, cfg->timeouts.idle_ms);
+        inherit(&t->total_ms, cfg->timeouts.total_ms);
+    }
+    rc = 0;
+out:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc != 0) {
+        gw_arena_destroy(arena);
+        return NULL;
+    }
+    return cfg;
+}
+
+struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
+{
+    if (!path) {
+        const char *text = gw_default_config_files[0].text;
+        struct gw_config *cfg =
+            gw_config_parse("(embedded default)", text, strlen(text), err, errlen);
+        if (cfg)
+            add_env_providers(cfg);
+        return cfg;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(text);
+                fclose(f);
+                snprintf(err, errlen, "%s: out of memory", path);
+                return NULL;
+            }
+            text = t;
+        }
+        size_t n = fread(text + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    struct gw_config *cfg = gw_config_parse(path, text ? text : "", len, err, errlen);
+    free(text);
+    return cfg;
+}
+
+void gw_config_free(struct gw_config *cfg)
+{
+    if (cfg)
+        gw_arena_destroy(cfg->arena);
+}
+
+const struct gw_model_cfg *gw_config_model(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_models; i++)
+        if (strcmp(cfg->models[i].name, name) == 0)
+            return &cfg->models[i];
+    return NULL;
+}
+
+int gw_config_provider_index(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_providers; i++)
+        if (strcmp(cfg->providers[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *gw_provider_type_name(enum gw_provider_type t)
+{
+    return t == GW_PROVIDER_OPENAI ? "openai" : "echo";
+}

@@ -1,0 +1,82 @@
+/* The configuration: its in-memory shape, loading from YAML (or the embedded
+ * default), validation with file:line:key errors, and secret resolution.
+ * A loaded config is immutable; the daemon swaps whole configs on reload. */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stddef.h>
+
+struct gw_arena;
+
+enum gw_provider_type { GW_PROVIDER_ECHO, GW_PROVIDER_OPENAI };
+
+struct gw_timeouts {
+    int connect_ms, first_byte_ms, idle_ms, total_ms; /* 0 in a model: inherit */
+};
+
+struct gw_provider_cfg {
+    const char *name;
+    enum gw_provider_type type;
+    const char *base_url;  /* without trailing slash; NULL for echo */
+    const char *api_key;   /* resolved secret, or NULL (no Authorization sent) */
+    int line;              /* where it was declared */
+};
+
+struct gw_deployment_cfg {
+    const char *provider_name;
+    const char *model;     /* the upstream model name */
+    int provider;          /* index into gw_config.providers */
+};
+
+struct gw_pricing {
+    double input_per_mtok, output_per_mtok, cached_input_per_mtok;
+};
+
+struct gw_model_cfg {
+    const char *name;
+    struct gw_deployment_cfg *deployments;
+    size_t n_deployments;
+    struct gw_pricing pricing;
+    struct gw_timeouts timeouts; /* already merged with the global ones */
+};
+
+struct gw_limits {
+    long long max_body_bytes;      /* request body; over it: 413 */
+    long long max_response_bytes;  /* non-streamed upstream answer; over it: 502 */
+    long long stream_buffer_bytes; /* per-stream buffer before the upstream is paused */
+    int max_connections;
+    int per_ip_connections;
+    int connection_timeout_s;      /* idle client connection */
+};
+
+struct gw_config {
+    struct gw_arena *arena; /* owns everything below */
+    const char *path;       /* the file, or "(embedded default)" */
+    const char *listen_host;
+    int listen_port;
+    const char *data_dir;
+    const char *admin_socket;
+    const char *log_level;
+    int threads;            /* MHD worker threads; 0 = one per core */
+    int shutdown_grace_ms;
+    struct gw_provider_cfg *providers;
+    size_t n_providers;
+    struct gw_model_cfg *models;
+    size_t n_models;
+    struct gw_limits limits;
+    struct gw_timeouts timeouts;
+};
+
+/* Loads path (or the embedded default when path is NULL). On error returns
+ * NULL and writes "FILE:LINE: key: what is wrong" into err. */
+struct gw_config *gw_config_load(const char *path, char *err, size_t errlen);
+/* Same, from YAML text in memory (name is used in error messages). */
+struct gw_config *gw_config_parse(const char *name, const char *text, size_t len, char *err,
+                                  size_t errlen);
+void gw_config_free(struct gw_config *cfg);
+
+const struct gw_model_cfg *gw_config_model(const struct gw_config *cfg, const char *name);
+int gw_config_provider_index(const struct gw_config *cfg, const char *name);
+const char *gw_provider_type_name(enum gw_provider_type t);
+
+#endif

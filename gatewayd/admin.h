@@ -1,0 +1,36 @@
+/* The admin server: gwctl's UNIX socket (mode 0600, peer credentials
+ * checked), speaking the line-delimited JSON protocol of
+ * docs/admin-protocol.md. Commands themselves live in admin_cmds.c. */
+#ifndef GW_ADMIN_H
+#define GW_ADMIN_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+struct gw_config;
+
+/* What a command handler gets. */
+struct gw_admin_ctx {
+    sqlite3 *db;           /* read-only connection of this admin session */
+    const char *db_path;
+    const char *err_code;  /* set by a failing handler */
+    char err_msg[512];
+};
+
+typedef int (*gw_admin_reload_fn)(char *err, size_t errlen);
+
+int gw_admin_start(const struct gw_config *cfg, const char *db_path, gw_admin_reload_fn reload,
+                   char *err, size_t errlen);
+void gw_admin_stop(void);
+
+/* admin_cmds.c: runs one command; returns the result object, or NULL with
+ * ctx->err_code / ctx->err_msg set. */
+cJSON *gw_admin_dispatch(struct gw_admin_ctx *ctx, const char *cmd, const cJSON *args);
+/* Sets the error of ctx and returns NULL (for handlers' one-line returns). */
+cJSON *gw_admin_fail(struct gw_admin_ctx *ctx, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+extern gw_admin_reload_fn gw_admin_reload;
+
+#endif

@@ -1,0 +1,568 @@
+/* The admin commands (keys, teams, usage, status, reload), one handler each,
+ * listed once in a table. Reads use the session's read-only connection;
+ * changes run on the writer thread via gw_writer_run and are followed by a
+ * rebuild of the key snapshot, so they take effect on the next request. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "crypto.h"
+#include "http.h"
+#include "keys.h"
+#include "request.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "writer.h"
+
+cJSON *gw_admin_fail(struct gw_admin_ctx *ctx, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err_msg, sizeof ctx->err_msg, fmt, ap);
+    va_end(ap);
+    ctx->err_code = code;
+    return NULL;
+}
+
+/* ---- argument helpers ------------------------------------------------- */
+
+/* Returns 1 and sets *out if present, 0 if absent, -1 (error set) if wrong. */
+static int arg_str(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v) || !*v->valuestring) {
+        gw_admin_fail(ctx, "bad_request", "\"%s\" must be a non-empty string", name);
+        return -1;
+    }
+    *out = v->valuestring;
+    return 1;
+}
+
+static int arg_num(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, int integer,
+                   double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+        (integer && v->valuedouble != floor(v->valuedouble))) {
+        gw_admin_fail(ctx, "bad_request", "\"%s\" must be a non-negative %s", name,
+                      integer ? "integer" : "number");
+        return -1;
+    }
+    *out = v->valuedouble;
+    return 1;
+}
+
+static void bind_opt_num(sqlite3_stmt *st, int i, int have, double v, int integer)
+{
+    if (!have)
+        sqlite3_bind_null(st, i);
+    else if (integer)
+        sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_NULL:
+        cJSON_AddNullToObject(o, name);
+        break;
+    case SQLITE_INTEGER:
+        cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(st, i));
+        break;
+    case SQLITE_FLOAT:
+        cJSON_AddNumberToObject(o, name, sqlite3_column_double(st, i));
+        break;
+    default:
+        cJSON_AddStringToObject(o, name, (const char *)sqlite3_column_text(st, i));
+    }
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+#define KEY_COLS                                                                             \
+    "SELECT k.id, k.name, t.name, k.prefix, k.created_at, k.revoked_at, k.expires_at, "     \
+    "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models FROM keys k "                          \
+    "LEFT JOIN teams t ON t.id = k.team_id "
+
+static cJSON *key_json(sqlite3_stmt *st)
+{
+    static const char *const names[] = {"id",         "name",       "team",     "prefix",
+                                        "created_at", "revoked_at", "expires_at"};
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < 7; i++)
+        add_col(o, names[i], st, i);
+    cJSON_AddBoolToObject(o, "is_admin", sqlite3_column_int(st, 7));
+    add_col(o, "rpm", st, 8);
+    add_col(o, "tpm", st, 9);
+    add_col(o, "budget_usd", st, 10);
+    const unsigned char *models = sqlite3_column_text(st, 11);
+    cJSON *m = models ? cJSON_Parse((const char *)models) : NULL;
+    cJSON_AddItemToObject(o, "models", m ? m : cJSON_CreateNull());
+    return o;
+}
+
+/* Finds a key by id, or else by name (the newest key of that name). */
+static cJSON *key_lookup(struct gw_admin_ctx *ctx, const char *ref)
+{
+    sqlite3_stmt *st;
+    cJSON *out = NULL;
+    if (sqlite3_prepare_v2(ctx->db,
+                           KEY_COLS "WHERE k.id = ?1 OR k.name = ?1 "
+                                    "ORDER BY (k.id = ?1) DESC, k.created_at DESC, k.rowid DESC "
+                                    "LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "%s", sqlite3_errmsg(ctx->db));
+    sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        out = key_json(st);
+    sqlite3_finalize(st);
+    if (!out)
+        gw_admin_fail(ctx, "not_found", "no key with id or name '%s'", ref);
+    return out;
+}
+
+static int team_id_by_name(struct gw_admin_ctx *ctx, const char *name, char *out, size_t n)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(ctx->db, "SELECT id FROM teams WHERE name = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        found = 1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+struct key_insert {
+    char id[40], prefix[GW_KEY_DISPLAY_LEN + 1], team_id[40];
+    const char *name, *models_json;
+    unsigned char hash[GW_KEY_HASH_LEN];
+    int have_team, is_admin, have_rpm, have_tpm, have_budget;
+    double rpm, tpm, budget;
+    long long now;
+};
+
+static int key_insert_apply(sqlite3 *db, void *arg)
+{
+    struct key_insert *k = arg;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO keys (id, name, team_id, key_hash, prefix, created_at, "
+                                "is_admin, rpm, tpm, budget_usd, models) "
+                                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, k->name, -1, SQLITE_STATIC);
+    if (k->have_team)
+        sqlite3_bind_text(st, 3, k->team_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, k->hash, GW_KEY_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, k->prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, k->now);
+    sqlite3_bind_int(st, 7, k->is_admin);
+    bind_opt_num(st, 8, k->have_rpm, k->rpm, 1);
+    bind_opt_num(st, 9, k->have_tpm, k->tpm, 1);
+    bind_opt_num(st, 10, k->have_budget, k->budget, 0);
+    if (k->models_json)
+        sqlite3_bind_text(st, 11, k->models_json, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static cJSON *refresh_and(struct gw_admin_ctx *ctx, cJSON *result)
+{
+    char err[256];
+    if (gw_keys_reload(ctx->db_path, err, sizeof err) != 0) {
+        cJSON_Delete(result);
+        return gw_admin_fail(ctx, "internal", "%s", err);
+    }
+    return result;
+}
+
+static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    struct key_insert k = {.now = time(NULL)};
+    const char *team = NULL;
+    if (arg_str(ctx, args, "name", &k.name) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
+    if (arg_str(ctx, args, "team", &team) < 0 || (k.have_rpm = arg_num(ctx, args, "rpm", 1, &k.rpm)) < 0 ||
+        (k.have_tpm = arg_num(ctx, args, "tpm", 1, &k.tpm)) < 0 ||
+        (k.have_budget = arg_num(ctx, args, "budget_usd", 0, &k.budget)) < 0)
+        return NULL;
+    const cJSON *admin = cJSON_GetObjectItemCaseSensitive(args, "admin");
+    if (admin && !cJSON_IsBool(admin))
+        return gw_admin_fail(ctx, "bad_request", "\"admin\" must be a boolean");
+    k.is_admin = cJSON_IsTrue(admin);
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(args, "models");
+    char *models_json = NULL;
+    if (models && !cJSON_IsNull(models)) {
+        if (!cJSON_IsArray(models) || !models->child)
+            return gw_admin_fail(ctx, "bad_request", "\"models\" must be a non-empty array of names");
+        for (const cJSON *m = models->child; m; m = m->next)
+            if (!cJSON_IsString(m) || !*m->valuestring)
+                return gw_admin_fail(ctx, "bad_request", "\"models\" must hold model names");
+        models_json = cJSON_PrintUnformatted(models);
+        k.models_json = models_json;
+    }
+    if (team) {
+        int f = team_id_by_name(ctx, team, k.team_id, sizeof k.team_id);
+        if (f <= 0) {
+            free(models_json);
+            return gw_admin_fail(ctx, f < 0 ? "internal" : "not_found", "no team named '%s'", team);
+        }
+        k.have_team = 1;
+    }
+    char secret[GW_KEY_SECRET_LEN + 1];
+    gw_key_generate(secret);
+    gw_key_hash(secret, strlen(secret), k.hash);
+    memcpy(k.prefix, secret, GW_KEY_DISPLAY_LEN);
+    k.prefix[GW_KEY_DISPLAY_LEN] = '\0';
+    gw_random_id(k.id, "key_", 8);
+    int rc = gw_writer_run(key_insert_apply, &k);
+    free(models_json);
+    if (rc != SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "could not store the key: %s", sqlite3_errstr(rc));
+    cJSON *res = key_lookup(ctx, k.id);
+    if (!res)
+        return NULL;
+    cJSON_AddStringToObject(res, "key", secret);
+    return refresh_and(ctx, res);
+}
+
+static cJSON *cmd_key_list(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ctx->db, KEY_COLS "ORDER BY k.created_at, k.rowid", -1, &st, NULL) !=
+        SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "%s", sqlite3_errmsg(ctx->db));
+    cJSON *res = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(res, "keys");
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cJSON_AddItemToArray(arr, key_json(st));
+    sqlite3_finalize(st);
+    return res;
+}
+
+static cJSON *cmd_key_show(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    const char *id = NULL;
+    if (arg_str(ctx, args, "id", &id) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
+    cJSON *k = key_lookup(ctx, id);
+    if (!k)
+        return NULL;
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "key", k);
+    return res;
+}
+
+struct key_revoke {
+    const char *id;
+    long long now;
+};
+
+static int key_revoke_apply(sqlite3 *db, void *arg)
+{
+    struct key_revoke *kr = arg;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        db, "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, kr->now);
+    sqlite3_bind_text(st, 2, kr->id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static cJSON *cmd_key_revoke(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    const char *ref = NULL;
+    if (arg_str(ctx, args, "id", &ref) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
+    cJSON *k = key_lookup(ctx, ref);
+    if (!k)
+        return NULL;
+    char id[64];
+    snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(k, "id")->valuestring);
+    cJSON_Delete(k);
+    struct key_revoke kr = {id, time(NULL)};
+    int rc = gw_writer_run(key_revoke_apply, &kr);
+    if (rc != SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "could not revoke: %s", sqlite3_errstr(rc));
+    if (!(k = key_lookup(ctx, id)))
+        return NULL;
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "key", k);
+    return refresh_and(ctx, res);
+}
+
+/* ---- teams ------------------------------------------------------------- */
+
+#define TEAM_COLS                                                                      \
+    "SELECT t.id, t.name, t.created_at, t.rpm, t.tpm, t.budget_usd, "                  \
+    "(SELECT count(*) FROM keys k WHERE k.team_id = t.id) FROM teams t "
+
+static cJSON *team_json(sqlite3_stmt *st)
+{
+    static const char *const names[] = {"id", "name", "created_at", "rpm", "tpm", "budget_usd",
+                                        "keys"};
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < 7; i++)
+        add_col(o, names[i], st, i);
+    return o;
+}
+
+static cJSON *team_lookup(struct gw_admin_ctx *ctx, const char *name)
+{
+    sqlite3_stmt *st;
+    cJSON *out = NULL;
+    if (sqlite3_prepare_v2(ctx->db, TEAM_COLS "WHERE t.name = ?1 OR t.id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "%s", sqlite3_errmsg(ctx->db));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        out = team_json(st);
+    sqlite3_finalize(st);
+    if (!out)
+        gw_admin_fail(ctx, "not_found", "no team named '%s'", name);
+    return out;
+}
+
+struct team_insert {
+    char id[40];
+    const char *name;
+    int have_rpm, have_tpm, have_budget;
+    double rpm, tpm, budget;
+};
+
+static int team_insert_apply(sqlite3 *db, void *arg)
+{
+    struct team_insert *t = arg;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        db, "INSERT INTO teams (id, name, created_at, rpm, tpm, budget_usd) VALUES (?,?,?,?,?,?)",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, time(NULL));
+    bind_opt_num(st, 4, t->have_rpm, t->rpm, 1);
+    bind_opt_num(st, 5, t->have_tpm, t->tpm, 1);
+    bind_opt_num(st, 6, t->have_budget, t->budget, 0);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+}
+
+static cJSON *cmd_team_create(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    struct team_insert t = {0};
+    if (arg_str(ctx, args, "name", &t.name) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
+    if ((t.have_rpm = arg_num(ctx, args, "rpm", 1, &t.rpm)) < 0 ||
+        (t.have_tpm = arg_num(ctx, args, "tpm", 1, &t.tpm)) < 0 ||
+        (t.have_budget = arg_num(ctx, args, "budget_usd", 0, &t.budget)) < 0)
+        return NULL;
+    gw_random_id(t.id, "team_", 8);
+    int rc = gw_writer_run(team_insert_apply, &t);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT)
+        return gw_admin_fail(ctx, "conflict", "a team named '%s' already exists", t.name);
+    if (rc != SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "could not store the team: %s", sqlite3_errstr(rc));
+    cJSON *team = team_lookup(ctx, t.id);
+    if (!team)
+        return NULL;
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "team", team);
+    return refresh_and(ctx, res);
+}
+
+static cJSON *cmd_team_list(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ctx->db, TEAM_COLS "ORDER BY t.created_at, t.rowid", -1, &st, NULL) !=
+        SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "%s", sqlite3_errmsg(ctx->db));
+    cJSON *res = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(res, "teams");
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cJSON_AddItemToArray(arr, team_json(st));
+    sqlite3_finalize(st);
+    return res;
+}
+
+static cJSON *cmd_team_show(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    const char *name = NULL;
+    if (arg_str(ctx, args, "name", &name) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
+    cJSON *team = team_lookup(ctx, name);
+    if (!team)
+        return NULL;
+    const char *tid = cJSON_GetObjectItemCaseSensitive(team, "id")->valuestring;
+    sqlite3_stmt *st;
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "team", team);
+    cJSON *arr = cJSON_AddArrayToObject(res, "keys");
+    if (sqlite3_prepare_v2(ctx->db, KEY_COLS "WHERE k.team_id = ? ORDER BY k.created_at, k.rowid",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, tid, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            cJSON_AddItemToArray(arr, key_json(st));
+        sqlite3_finalize(st);
+    }
+    return res;
+}
+
+/* ---- usage ------------------------------------------------------------- */
+
+static cJSON *cmd_usage_report(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    const char *by = "key";
+    double since = 0;
+    if (arg_str(ctx, args, "by", &by) < 0 || arg_num(ctx, args, "since", 1, &since) < 0)
+        return NULL;
+    const char *group, *cols;
+    if (strcmp(by, "key") == 0) {
+        group = "u.key_id";
+        cols = "u.key_id, (SELECT name FROM keys WHERE id = u.key_id)";
+    } else if (strcmp(by, "team") == 0) {
+        group = "u.team_id";
+        cols = "(SELECT name FROM teams WHERE id = u.team_id)";
+    } else if (strcmp(by, "model") == 0) {
+        group = "u.model";
+        cols = "u.model";
+    } else if (strcmp(by, "day") == 0) {
+        group = "1";
+        cols = "strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')";
+    } else {
+        return gw_admin_fail(ctx, "bad_request", "\"by\" must be key, team, model or day");
+    }
+    gw_writer_flush(); /* every completed request is in the report */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT %s, count(*), sum(u.status >= 400), sum(u.prompt_tokens), "
+             "sum(u.completion_tokens), sum(u.cached_tokens), sum(u.cost_usd) "
+             "FROM usage u WHERE u.key_id IS NOT NULL AND u.created_at >= ? "
+             "GROUP BY %s ORDER BY %s",
+             cols, group, strcmp(by, "day") == 0 ? "1" : "sum(u.cost_usd) DESC, count(*) DESC");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "%s", sqlite3_errmsg(ctx->db));
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)since * 1000);
+    static const char *const counters[] = {"requests",          "errors",        "prompt_tokens",
+                                           "completion_tokens", "cached_tokens", "cost_usd"};
+    double totals[6] = {0};
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "by", by);
+    cJSON_AddNumberToObject(res, "since", since);
+    cJSON *rows = cJSON_AddArrayToObject(res, "rows");
+    int ngroup = strcmp(by, "key") == 0 ? 2 : 1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *row = cJSON_CreateObject();
+        if (ngroup == 2) {
+            add_col(row, "key_id", st, 0);
+            add_col(row, "key_name", st, 1);
+        } else {
+            add_col(row, by, st, 0);
+        }
+        for (int i = 0; i < 6; i++) {
+            double v = sqlite3_column_double(st, ngroup + i);
+            totals[i] += v;
+            cJSON_AddNumberToObject(row, counters[i], v);
+        }
+        cJSON_AddItemToArray(rows, row);
+    }
+    sqlite3_finalize(st);
+    cJSON *tot = cJSON_AddObjectToObject(res, "totals");
+    for (int i = 0; i < 6; i++)
+        cJSON_AddNumberToObject(tot, counters[i], totals[i]);
+    return res;
+}
+
+/* ---- status, reload ---------------------------------------------------- */
+
+static cJSON *cmd_status(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    struct gw_cfg_ref *ref = gw_runtime_config_acquire();
+    const struct gw_config *cfg = ref->cfg;
+    cJSON *res = cJSON_CreateObject();
+    char listen[300];
+    snprintf(listen, sizeof listen, "%s:%d", cfg->listen_host, gw_http_port());
+    long keys, teams;
+    gw_keys_counts(&keys, &teams);
+    struct gw_writer_stats ws;
+    gw_writer_stats(&ws);
+    cJSON_AddStringToObject(res, "version", GW_VERSION);
+    cJSON_AddNumberToObject(res, "pid", getpid());
+    cJSON_AddNumberToObject(res, "uptime_s", (double)((gw_wall_ms() - gw_runtime.started_ms) / 1000));
+    cJSON_AddStringToObject(res, "listen", listen);
+    cJSON_AddStringToObject(res, "config", cfg->path);
+    cJSON_AddStringToObject(res, "db_path", gw_runtime.db_path);
+    cJSON_AddNumberToObject(res, "keys", keys);
+    cJSON_AddNumberToObject(res, "teams", teams);
+    cJSON_AddNumberToObject(res, "models", (double)cfg->n_models);
+    cJSON_AddNumberToObject(res, "requests_total", (double)gw_request_total());
+    cJSON_AddNumberToObject(res, "in_flight", gw_request_in_flight());
+    cJSON_AddNumberToObject(res, "upstream_active", gw_upstream_active());
+    cJSON *ring = cJSON_AddObjectToObject(res, "usage_ring");
+    cJSON_AddNumberToObject(ring, "capacity", GW_WRITER_RING_SLOTS);
+    cJSON_AddNumberToObject(ring, "queued", (double)ws.queued);
+    cJSON_AddNumberToObject(ring, "written", (double)ws.written);
+    cJSON_AddNumberToObject(ring, "stalls", (double)ws.stalls);
+    cJSON_AddNumberToObject(ring, "errors", (double)ws.errors);
+    gw_runtime_config_release(ref);
+    return res;
+}
+
+static cJSON *cmd_reload(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    char err[600];
+    if (!gw_admin_reload || gw_admin_reload(err, sizeof err) != 0)
+        return gw_admin_fail(ctx, "config_error", "%s", gw_admin_reload ? err : "reload unavailable");
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddTrueToObject(res, "reloaded");
+    return res;
+}
+
+/* ---- table ------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    cJSON *(*fn)(struct gw_admin_ctx *ctx, const cJSON *args);
+} commands[] = {
+    {"key.create", cmd_key_create},     {"key.list", cmd_key_list},
+    {"key.show", cmd_key_show},         {"key.revoke", cmd_key_revoke},
+    {"team.create", cmd_team_create},   {"team.list", cmd_team_list},
+    {"team.show", cmd_team_show},       {"usage.report", cmd_usage_report},
+    {"status", cmd_status},             {"reload", cmd_reload},
+};
+
+cJSON *gw_admin_dispatch(struct gw_admin_ctx *ctx, const char *cmd, const cJSON *args)
+{
+    static const cJSON empty = {0};
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(commands[i].name, cmd) == 0)
+            return commands[i].fn(ctx, args ? args : &empty);
+    return gw_admin_fail(ctx, "bad_request", "unknown command '%s'", cmd);
+}

@@ -1,0 +1,206 @@
+/* Key snapshot: built by gw_keys_reload (admin thread or start-up) into its
+ * own arena, published through a gw_snap, read by gw_keys_authenticate on
+ * any MHD thread. A key's table slot is chosen by its SHA-256, which is
+ * already uniformly distributed, so the hash needs no further mixing. */
+#include "keys.h"
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "crypto.h"
+#include "db.h"
+#include "request.h"
+#include "snapshot.h"
+
+struct keyent {
+    unsigned char hash[GW_KEY_HASH_LEN];
+    int used;
+    const char *id, *name, *team_id, *team_name;
+    const char **models;
+    int is_admin;
+    long long revoked_at, expires_at;
+};
+
+struct keyset {
+    struct gw_arena *arena;
+    struct keyent *slots;
+    size_t mask;
+    long n_keys, n_teams;
+};
+
+static struct gw_snap keys_snap;
+static int keys_snap_ready;
+
+static void keyset_free(void *p)
+{
+    struct keyset *ks = p;
+    if (ks)
+        gw_arena_destroy(ks->arena);
+}
+
+static const char *col_text(struct gw_arena *a, sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? gw_arena_strdup(a, (const char *)s) : NULL;
+}
+
+static const char **parse_models(struct gw_arena *a, const char *json)
+{
+    if (!json)
+        return NULL;
+    cJSON *arr = cJSON_Parse(json);
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    int n = cJSON_GetArraySize(arr);
+    const char **out = gw_arena_calloc(a, (size_t)(n + 1) * sizeof *out);
+    int k = 0;
+    for (cJSON *it = arr->child; it; it = it->next)
+        if (cJSON_IsString(it))
+            out[k++] = gw_arena_strdup(a, it->valuestring);
+    cJSON_Delete(arr);
+    return out;
+}
+
+int gw_keys_reload(const char *db_path, char *err, size_t errlen)
+{
+    sqlite3 *db = gw_db_open(db_path, GW_DB_READONLY, err, errlen);
+    if (!db)
+        return -1;
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    struct keyset *ks = NULL;
+    struct gw_arena *a = gw_arena_new(16384);
+    if (!a)
+        goto out;
+    ks = gw_arena_calloc(a, sizeof *ks);
+    ks->arena = a;
+
+    long count = 0;
+    if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM keys), (SELECT count(*) FROM teams)",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto dberr;
+    count = sqlite3_column_int64(st, 0);
+    ks->n_teams = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    size_t cap = 16;
+    while (cap < (size_t)count * 2)
+        cap *= 2;
+    ks->slots = gw_arena_calloc(a, cap * sizeof *ks->slots);
+    ks->mask = cap - 1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT k.key_hash, k.id, k.name, k.team_id, t.name, k.models, "
+                           "k.is_admin, k.revoked_at, k.expires_at "
+                           "FROM keys k LEFT JOIN teams t ON t.id = k.team_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto dberr;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != GW_KEY_HASH_LEN || ks->n_keys >= count)
+            continue;
+        const unsigned char *h = sqlite3_column_blob(st, 0);
+        size_t i;
+        memcpy(&i, h, sizeof i);
+        while (ks->slots[i & ks->mask].used)
+            i++;
+        struct keyent *e = &ks->slots[i & ks->mask];
+        e->used = 1;
+        memcpy(e->hash, h, GW_KEY_HASH_LEN);
+        e->id = col_text(a, st, 1);
+        e->name = col_text(a, st, 2);
+        e->team_id = col_text(a, st, 3);
+        e->team_name = col_text(a, st, 4);
+        e->models = parse_models(a, (const char *)sqlite3_column_text(st, 5));
+        e->is_admin = sqlite3_column_int(st, 6);
+        e->revoked_at = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
+        e->expires_at = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8);
+        ks->n_keys++;
+    }
+    if (step != SQLITE_DONE)
+        goto dberr;
+    if (!keys_snap_ready) {
+        gw_snap_init(&keys_snap, ks, keyset_free);
+        keys_snap_ready = 1;
+    } else {
+        gw_snap_publish(&keys_snap, ks);
+    }
+    ks = NULL;
+    rc = 0;
+    goto out;
+dberr:
+    snprintf(err, errlen, "loading keys: %s", sqlite3_errmsg(db));
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (ks)
+        keyset_free(ks);
+    else if (rc != 0)
+        gw_arena_destroy(a);
+    return rc;
+}
+
+enum gw_auth_result gw_keys_authenticate(struct gw_request *r, const char *secret, size_t len)
+{
+    unsigned char h[GW_KEY_HASH_LEN];
+    gw_key_hash(secret, len, h);
+    unsigned tok;
+    struct keyset *ks = gw_snap_enter(&keys_snap, &tok);
+    enum gw_auth_result res = GW_AUTH_UNKNOWN;
+    size_t i;
+    memcpy(&i, h, sizeof i);
+    for (; ks && ks->slots[i & ks->mask].used; i++) {
+        const struct keyent *e = &ks->slots[i & ks->mask];
+        if (memcmp(e->hash, h, GW_KEY_HASH_LEN) != 0)
+            continue;
+        long long now = time(NULL);
+        if (e->revoked_at && e->revoked_at <= now) {
+            res = GW_AUTH_REVOKED;
+        } else if (e->expires_at && e->expires_at <= now) {
+            res = GW_AUTH_EXPIRED;
+        } else {
+            struct gw_principal *w = &r->who;
+            w->key_id = gw_arena_strdup(r->arena, e->id);
+            w->key_name = gw_arena_strdup(r->arena, e->name);
+            w->team_id = gw_arena_strdup(r->arena, e->team_id);
+            w->team_name = gw_arena_strdup(r->arena, e->team_name);
+            w->is_admin = e->is_admin;
+            if (e->models) {
+                size_t n = 0;
+                while (e->models[n])
+                    n++;
+                w->models = gw_arena_calloc(r->arena, (n + 1) * sizeof *w->models);
+                for (size_t k = 0; k < n; k++)
+                    w->models[k] = gw_arena_strdup(r->arena, e->models[k]);
+            }
+            res = GW_AUTH_OK;
+        }
+        break;
+    }
+    gw_snap_exit(&keys_snap, tok);
+    return res;
+}
+
+void gw_keys_counts(long *keys, long *teams)
+{
+    unsigned tok;
+    struct keyset *ks = gw_snap_enter(&keys_snap, &tok);
+    *keys = ks ? ks->n_keys : 0;
+    *teams = ks ? ks->n_teams : 0;
+    gw_snap_exit(&keys_snap, tok);
+}
+
+void gw_keys_shutdown(void)
+{
+    if (keys_snap_ready)
+        gw_snap_destroy(&keys_snap);
+    keys_snap_ready = 0;
+}

@@ -1,0 +1,37 @@
+/* The stage table, in the order DESIGN.md §2 fixes. The order matters: a
+ * stage may rely on what the stages above it set in the request (auth sets
+ * r->who, parse sets r->json and r->model_name, route sets r->provider).
+ * Stages still to come (content policy, rate limits, cache, ...) slot in
+ * here, each from its own file. */
+#include "pipeline.h"
+
+#include <stddef.h>
+
+#include "log.h"
+#include "request.h"
+
+static const struct gw_stage *const stages[] = {
+    &gw_stage_auth,     /* who is calling: virtual key -> r->who */
+    &gw_stage_models,   /* GET /v1/models answers here */
+    &gw_stage_parse,    /* body -> validated JSON */
+    &gw_stage_route,    /* model name -> deployment and provider */
+    &gw_stage_dispatch, /* hand over to the provider's adapter */
+};
+
+enum gw_stage_rc gw_pipeline_run(struct gw_request *r)
+{
+    const size_t n = sizeof stages / sizeof stages[0];
+    for (; (size_t)r->stage < n; r->stage++) {
+        const struct gw_stage *s = stages[r->stage];
+        if (!(s->apis & (unsigned)r->api))
+            continue;
+        enum gw_stage_rc rc = s->run(r);
+        if (rc != GW_STAGE_CONTINUE) {
+            gw_debug("%s: stage %s -> %s", r->id, s->name,
+                     rc == GW_STAGE_RESPOND ? "respond" : "async");
+            r->stage++;
+            return rc;
+        }
+    }
+    return GW_STAGE_CONTINUE;
+}

@@ -1,0 +1,31 @@
+/* The request pipeline: an ordered table of stages, each in its own file
+ * under stages/, run one after another until one answers (RESPOND), starts
+ * I/O (ASYNC) or the table ends. */
+#ifndef GW_PIPELINE_H
+#define GW_PIPELINE_H
+
+struct gw_request;
+
+enum gw_stage_rc {
+    GW_STAGE_CONTINUE, /* next stage */
+    GW_STAGE_RESPOND,  /* r->status / r->out hold the answer */
+    GW_STAGE_ASYNC,    /* I/O started; the response comes from the upstream worker */
+};
+
+struct gw_stage {
+    const char *name;
+    unsigned apis; /* bit set of enum gw_api this stage runs for */
+    enum gw_stage_rc (*run)(struct gw_request *r);
+};
+
+/* Runs the stages for r->api from r->stage on. */
+enum gw_stage_rc gw_pipeline_run(struct gw_request *r);
+
+/* Looks up a request header (case-insensitive); NULL if absent. Only on the
+ * thread that is running the pipeline. */
+const char *gw_request_header(struct gw_request *r, const char *name);
+
+extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_route,
+    gw_stage_dispatch;
+
+#endif

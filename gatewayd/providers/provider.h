@@ -1,0 +1,23 @@
+/* The provider adapter interface: one implementation per wire format, each
+ * in its own file. An adapter turns the validated request into the
+ * provider's call and the provider's answer into the caller's format. */
+#ifndef GW_PROVIDER_H
+#define GW_PROVIDER_H
+
+#include "config.h"
+#include "pipeline.h"
+
+struct gw_request;
+
+struct gw_provider_ops {
+    const char *type;
+    /* POST /v1/chat/completions: answers at once (RESPOND) or starts an
+     * upstream transfer (ASYNC). */
+    enum gw_stage_rc (*chat)(struct gw_request *r);
+};
+
+extern const struct gw_provider_ops gw_provider_echo, gw_provider_openai;
+
+const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type);
+
+#endif

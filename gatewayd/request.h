@@ -1,0 +1,110 @@
+/* struct gw_request: the one object a client request is, from the first
+ * header to the usage row. Owned jointly by the HTTP side (MHD) and, while a
+ * transfer runs, the upstream worker: refs counts the owners and the last
+ * gw_request_release() records usage and frees the arena.
+ *
+ * Fields are written by one side only, except those marked "mu": they are
+ * shared between the MHD thread and the upstream thread and are read and
+ * written with r->mu held. Once a stage has returned ASYNC, the MHD side no
+ * longer allocates from r->arena: only the upstream thread does, until the
+ * request ends, so the arena needs no lock. */
+#ifndef GW_REQUEST_H
+#define GW_REQUEST_H
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "config.h"
+
+struct MHD_Connection;
+struct gw_transfer;
+struct gw_cfg_ref;
+
+enum gw_api { GW_API_NONE = 0, GW_API_CHAT = 1, GW_API_MODELS = 2 };
+
+/* The caller's identity, copied out of the key snapshot by the auth stage. */
+struct gw_principal {
+    const char *key_id, *key_name, *team_id, *team_name;
+    const char **models; /* allowed models, NULL-terminated; NULL = all */
+    int is_admin;
+};
+
+struct gw_header {
+    const char *name, *value;
+    struct gw_header *next;
+};
+
+struct gw_request {
+    struct gw_arena *arena;
+    char id[32];
+    long long t_start_us, t_start_wall_ms;
+    atomic_int refs;
+    struct gw_cfg_ref *cfgref;
+    const struct gw_config *cfg;
+
+    /* intake (MHD thread) */
+    struct MHD_Connection *conn_mhd; /* for header lookups; valid on the MHD thread */
+    int fd;                          /* client socket, probed while suspended */
+    enum gw_api api;
+    const char *method, *path;
+    struct gw_buf body;
+    int body_too_large;
+    int queued;  /* a response has been queued with MHD */
+    int dispatched; /* the pipeline has run */
+    int stage;   /* pipeline position, for resumption */
+
+    /* parsed request (pipeline stages) */
+    cJSON *json;
+    const char *model_name;
+    int stream;
+    int client_wants_usage; /* stream_options.include_usage was asked for */
+    struct gw_principal who;
+    int authed;
+
+    /* route */
+    const struct gw_model_cfg *model;
+    const struct gw_deployment_cfg *deployment;
+    const struct gw_provider_cfg *provider;
+
+    /* response */
+    int status;
+    const char *content_type;
+    struct gw_header *headers; /* extra response headers */
+    int streaming;             /* mu: a streamed 2xx response is being relayed */
+
+    /* shared with the upstream thread */
+    pthread_mutex_t mu;
+    struct MHD_Connection *conn; /* mu: NULL once MHD has completed the request */
+    int suspended;               /* mu */
+    int ready;                   /* mu: a response (or stream head) can be queued */
+    int upstream_done;           /* mu: nothing more will be appended to out */
+    int client_gone;             /* mu */
+    int paused;                  /* mu: the transfer is paused for backpressure */
+    struct gw_buf out;           /* mu: response bytes not yet given to MHD */
+    struct gw_transfer *transfer; /* mu: set while an upstream transfer runs */
+    void *provider_state;         /* the adapter's per-request state (arena) */
+
+    /* accounting (written before upstream_done, read after) */
+    long long prompt_tokens, completion_tokens, cached_tokens;
+    long long t_up_start_us, t_up_first_us, t_up_end_us, t_respond_us;
+    long long overhead_us;
+    const char *error; /* short description for the usage row */
+    int record_usage;
+};
+
+/* Creates a request with one reference (the HTTP side's). */
+struct gw_request *gw_request_new(void);
+void gw_request_ref(struct gw_request *r);
+/* Drops a reference; the last one records usage and frees everything. */
+void gw_request_release(struct gw_request *r);
+
+void gw_request_add_header(struct gw_request *r, const char *name, const char *value);
+
+/* Requests alive now (for status and for the shutdown drain). */
+long gw_request_in_flight(void);
+long long gw_request_total(void);
+
+#endif

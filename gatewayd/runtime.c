@@ -1,0 +1,56 @@
+/* The current configuration as a refcounted snapshot. Requests acquire it
+ * once at intake (inside a gw_snap read section, then a refcount) and keep it
+ * to their end, so a reload never changes a request's config under it. */
+#include "runtime.h"
+
+#include <stdlib.h>
+
+#include "snapshot.h"
+
+struct gw_runtime_info gw_runtime;
+static struct gw_snap cfg_snap;
+static int cfg_snap_ready;
+
+void gw_runtime_config_release(struct gw_cfg_ref *ref)
+{
+    if (ref && atomic_fetch_sub(&ref->refs, 1) == 1) {
+        gw_config_free(ref->cfg);
+        free(ref);
+    }
+}
+
+static void drop_published(void *p)
+{
+    gw_runtime_config_release(p);
+}
+
+void gw_runtime_set_config(struct gw_config *cfg)
+{
+    struct gw_cfg_ref *ref = malloc(sizeof *ref);
+    if (!ref)
+        abort();
+    ref->cfg = cfg;
+    atomic_init(&ref->refs, 1); /* the snapshot's own reference */
+    if (!cfg_snap_ready) {
+        gw_snap_init(&cfg_snap, ref, drop_published);
+        cfg_snap_ready = 1;
+    } else {
+        gw_snap_publish(&cfg_snap, ref);
+    }
+}
+
+struct gw_cfg_ref *gw_runtime_config_acquire(void)
+{
+    unsigned tok;
+    struct gw_cfg_ref *ref = gw_snap_enter(&cfg_snap, &tok);
+    atomic_fetch_add(&ref->refs, 1);
+    gw_snap_exit(&cfg_snap, tok);
+    return ref;
+}
+
+void gw_runtime_shutdown(void)
+{
+    if (cfg_snap_ready)
+        gw_snap_destroy(&cfg_snap);
+    cfg_snap_ready = 0;
+}

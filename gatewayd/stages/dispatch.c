@@ -1,0 +1,34 @@
+/* Stage dispatch: the last stage, hands the request to the adapter of the
+ * provider the route stage chose. */
+#include "errors.h"
+#include "pipeline.h"
+#include "providers/provider.h"
+#include "request.h"
+
+const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type)
+{
+    switch (type) {
+    case GW_PROVIDER_OPENAI:
+        return &gw_provider_openai;
+    case GW_PROVIDER_ECHO:
+        return &gw_provider_echo;
+    }
+    return NULL;
+}
+
+static enum gw_stage_rc run(struct gw_request *r)
+{
+    const struct gw_provider_ops *ops = gw_provider_for(r->provider->type);
+    if (!ops || !ops->chat) {
+        gw_error_respond(r, 400, "invalid_request_error", "unsupported_endpoint", NULL,
+                         "Provider '%s' cannot serve chat completions.", r->provider->name);
+        return GW_STAGE_RESPOND;
+    }
+    return ops->chat(r);
+}
+
+const struct gw_stage gw_stage_dispatch = {
+    .name = "dispatch",
+    .apis = GW_API_CHAT,
+    .run = run,
+};

@@ -1,0 +1,59 @@
+/* Usage rows. Called once per request, from its last release, on whichever
+ * thread that is; the row is copied out of the arena (which is about to be
+ * freed) into malloc'd memory that the writer frees after the commit. */
+#include "usage.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+#include "writer.h"
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+double gw_usage_cost(const struct gw_pricing *p, long long prompt, long long completion,
+                     long long cached)
+{
+    if (!p)
+        return 0;
+    if (cached > prompt)
+        cached = prompt;
+    double cached_price = p->cached_input_per_mtok > 0 ? p->cached_input_per_mtok : p->input_per_mtok;
+    return ((double)(prompt - cached) * p->input_per_mtok + (double)cached * cached_price +
+            (double)completion * p->output_per_mtok) /
+           1e6;
+}
+
+void gw_usage_record(struct gw_request *r)
+{
+    struct gw_usage_rec *u = calloc(1, sizeof *u);
+    if (!u)
+        return;
+    long long end = r->t_up_end_us > r->t_respond_us ? r->t_up_end_us : r->t_respond_us;
+    if (end == 0)
+        end = gw_now_us();
+    memcpy(u->request_id, r->id, sizeof u->request_id);
+    u->created_at_ms = r->t_start_wall_ms;
+    u->key_id = dup_or_null(r->who.key_id);
+    u->team_id = dup_or_null(r->who.team_id);
+    u->endpoint = dup_or_null(r->path);
+    u->model = dup_or_null(r->model_name);
+    u->provider = dup_or_null(r->provider ? r->provider->name : NULL);
+    u->upstream_model = dup_or_null(r->deployment ? r->deployment->model : NULL);
+    u->error = dup_or_null(r->error);
+    u->status = r->status;
+    u->stream = r->stream;
+    u->client_gone = r->client_gone;
+    u->prompt_tokens = r->prompt_tokens;
+    u->completion_tokens = r->completion_tokens;
+    u->cached_tokens = r->cached_tokens;
+    u->cost_usd = gw_usage_cost(r->model ? &r->model->pricing : NULL, r->prompt_tokens,
+                                r->completion_tokens, r->cached_tokens);
+    u->latency_ms = (double)(end - r->t_start_us) / 1000.0;
+    u->ttfb_ms = r->t_up_first_us ? (double)(r->t_up_first_us - r->t_start_us) / 1000.0 : -1;
+    u->overhead_us = r->overhead_us;
+    gw_writer_push_usage(u);
+}

@@ -1,0 +1,362 @@
+/* The writer thread: the only code that writes to SQLite.
+ *
+ * DESIGN: producers (MHD threads finishing requests, the admin thread) push
+ * pointers into a bounded multi-producer ring (Dmitry Vyukov's sequence-
+ * numbered array queue): a push is one CAS, no lock. The writer pops batches
+ * of up to 1,000 items, runs them in one transaction and commits; admin items
+ * run in a savepoint each so a failed change rolls back alone, and their
+ * waiters are woken after the commit. When the ring is empty the writer
+ * sleeps on a condition variable for up to 100 ms; a producer signals it only
+ * if it is actually asleep, so a busy gateway pays no syscall per record. A
+ * full ring makes the producer sleep-and-retry (counted as a stall): billing
+ * data is delayed, never dropped. */
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "db.h"
+#include "log.h"
+
+#define BATCH_MAX 1000
+#define RING_MASK (GW_WRITER_RING_SLOTS - 1)
+
+enum item_kind { ITEM_USAGE, ITEM_JOB, ITEM_STOP };
+
+struct job {
+    gw_write_fn fn;
+    void *arg;
+    int rc, done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+struct item {
+    enum item_kind kind;
+    union {
+        struct gw_usage_rec *usage;
+        struct job *job;
+    } u;
+};
+
+struct cell {
+    atomic_size_t seq;
+    struct item item;
+};
+
+static struct {
+    struct cell *ring;
+    atomic_size_t enq;
+    size_t deq;
+    pthread_t thread;
+    int running;
+    sqlite3 *db;
+    sqlite3_stmt *ins_usage;
+    pthread_mutex_t sleep_mu;
+    pthread_cond_t sleep_cv;
+    atomic_int sleeping;
+    atomic_llong written, queued, stalls, batches, errors;
+} W;
+
+static int ring_push(const struct item *it)
+{
+    size_t pos = atomic_load_explicit(&W.enq, memory_order_relaxed);
+    for (;;) {
+        struct cell *c = &W.ring[pos & RING_MASK];
+        size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&W.enq, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+                c->item = *it;
+                atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+                return 0;
+            }
+        } else if (dif < 0) {
+            return -1; /* full */
+        } else {
+            pos = atomic_load_explicit(&W.enq, memory_order_relaxed);
+        }
+    }
+}
+
+static int ring_pop(struct item *out)
+{
+    struct cell *c = &W.ring[W.deq & RING_MASK];
+    size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+    if ((intptr_t)seq - (intptr_t)(W.deq + 1) != 0)
+        return -1; /* empty */
+    *out = c->item;
+    atomic_store_explicit(&c->seq, W.deq + GW_WRITER_RING_SLOTS, memory_order_release);
+    W.deq++;
+    return 0;
+}
+
+static void push(const struct item *it)
+{
+    struct timespec pause = {0, 1000000};
+    while (ring_push(it) != 0) {
+        atomic_fetch_add(&W.stalls, 1);
+        nanosleep(&pause, NULL);
+    }
+    atomic_fetch_add(&W.queued, 1);
+    if (atomic_load(&W.sleeping)) {
+        pthread_mutex_lock(&W.sleep_mu);
+        pthread_cond_signal(&W.sleep_cv);
+        pthread_mutex_unlock(&W.sleep_mu);
+    }
+}
+
+void gw_usage_rec_free(struct gw_usage_rec *rec)
+{
+    if (!rec)
+        return;
+    free(rec->key_id);
+    free(rec->team_id);
+    free(rec->endpoint);
+    free(rec->model);
+    free(rec->provider);
+    free(rec->upstream_model);
+    free(rec->error);
+    free(rec);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int insert_usage(const struct gw_usage_rec *u)
+{
+    sqlite3_stmt *st = W.ins_usage;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_text(st, 1, u->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->created_at_ms);
+    bind_text(st, 3, u->key_id);
+    bind_text(st, 4, u->team_id);
+    bind_text(st, 5, u->endpoint ? u->endpoint : "");
+    bind_text(st, 6, u->model);
+    bind_text(st, 7, u->provider);
+    bind_text(st, 8, u->upstream_model);
+    sqlite3_bind_int(st, 9, u->status);
+    sqlite3_bind_int(st, 10, u->stream);
+    sqlite3_bind_int64(st, 11, u->prompt_tokens);
+    sqlite3_bind_int64(st, 12, u->completion_tokens);
+    sqlite3_bind_int64(st, 13, u->cached_tokens);
+    sqlite3_bind_double(st, 14, u->cost_usd);
+    sqlite3_bind_double(st, 15, u->latency_ms);
+    if (u->ttfb_ms >= 0)
+        sqlite3_bind_double(st, 16, u->ttfb_ms);
+    sqlite3_bind_int64(st, 17, u->overhead_us);
+    sqlite3_bind_int(st, 18, u->client_gone);
+    bind_text(st, 19, u->error);
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void job_finish(struct job *j, int rc)
+{
+    pthread_mutex_lock(&j->mu);
+    j->rc = rc;
+    j->done = 1;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* Runs one batch; returns 1 if a STOP item was seen. */
+static int run_batch(struct item *items, int n)
+{
+    int stop = 0;
+    int commit_rc = sqlite3_exec(W.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rcs[BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        rcs[i] = SQLITE_OK;
+        if (items[i].kind == ITEM_USAGE) {
+            int rc = insert_usage(items[i].u.usage);
+            if (rc != SQLITE_OK) {
+                atomic_fetch_add(&W.errors, 1);
+                gw_error("writer: usage %s not written: %s", items[i].u.usage->request_id,
+                         sqlite3_errmsg(W.db));
+            }
+        } else if (items[i].kind == ITEM_JOB) {
+            struct job *j = items[i].u.job;
+            sqlite3_exec(W.db, "SAVEPOINT job", NULL, NULL, NULL);
+            rcs[i] = j->fn ? j->fn(W.db, j->arg) : SQLITE_OK;
+            if (rcs[i] != SQLITE_OK)
+                sqlite3_exec(W.db, "ROLLBACK TO job", NULL, NULL, NULL);
+            sqlite3_exec(W.db, "RELEASE job", NULL, NULL, NULL);
+        } else {
+            stop = 1;
+        }
+    }
+    if (commit_rc == SQLITE_OK)
+        commit_rc = sqlite3_exec(W.db, "COMMIT", NULL, NULL, NULL);
+    if (commit_rc != SQLITE_OK) {
+        gw_error("writer: commit of %d items failed: %s", n, sqlite3_errmsg(W.db));
+        sqlite3_exec(W.db, "ROLLBACK", NULL, NULL, NULL);
+        atomic_fetch_add(&W.errors, 1);
+    }
+    for (int i = 0; i < n; i++) {
+        if (items[i].kind == ITEM_USAGE) {
+            if (commit_rc == SQLITE_OK)
+                atomic_fetch_add(&W.written, 1);
+            gw_usage_rec_free(items[i].u.usage);
+        } else if (items[i].kind == ITEM_JOB) {
+            job_finish(items[i].u.job, commit_rc == SQLITE_OK ? rcs[i] : commit_rc);
+        }
+    }
+    atomic_fetch_sub(&W.queued, n);
+    atomic_fetch_add(&W.batches, 1);
+    return stop;
+}
+
+static void *writer_main(void *arg)
+{
+    static struct item items[BATCH_MAX];
+    for (;;) {
+        int n = 0;
+        long long first = 0;
+        while (n < BATCH_MAX) {
+            if (ring_pop(&items[n]) == 0) {
+                if (n == 0)
+                    first = gw_now_us();
+                n++;
+                continue;
+            }
+            /* ring empty: commit what we have, or sleep until something comes */
+            if (n > 0)
+                break;
+            pthread_mutex_lock(&W.sleep_mu);
+            atomic_store(&W.sleeping, 1);
+            struct item probe;
+            if (ring_pop(&probe) == 0) {
+                items[n++] = probe;
+                first = gw_now_us();
+            } else {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 100000000;
+                if (ts.tv_nsec >= 1000000000)
+                    ts.tv_sec++, ts.tv_nsec -= 1000000000;
+                pthread_cond_timedwait(&W.sleep_cv, &W.sleep_mu, &ts);
+            }
+            atomic_store(&W.sleeping, 0);
+            pthread_mutex_unlock(&W.sleep_mu);
+            if (n > 0 && gw_now_us() - first > 100000)
+                break;
+        }
+        if (n > 0 && run_batch(items, n))
+            return NULL;
+    }
+    return arg;
+}
+
+int gw_writer_start(const char *db_path, char *err, size_t errlen)
+{
+    W.ring = calloc(GW_WRITER_RING_SLOTS, sizeof *W.ring);
+    if (!W.ring) {
+        snprintf(err, errlen, "writer: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < GW_WRITER_RING_SLOTS; i++)
+        atomic_init(&W.ring[i].seq, i);
+    atomic_init(&W.enq, 0);
+    W.deq = 0;
+    W.db = gw_db_open(db_path, GW_DB_READWRITE, err, errlen);
+    if (!W.db)
+        goto fail;
+    if (sqlite3_prepare_v3(
+            W.db,
+            "INSERT OR REPLACE INTO usage (request_id, created_at, key_id, team_id, endpoint, model, "
+            "provider, upstream_model, status, stream, prompt_tokens, completion_tokens, "
+            "cached_tokens, cost_usd, latency_ms, ttfb_ms, overhead_us, client_gone, error) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            -1, SQLITE_PREPARE_PERSISTENT, &W.ins_usage, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "writer: %s", sqlite3_errmsg(W.db));
+        goto fail;
+    }
+    pthread_mutex_init(&W.sleep_mu, NULL);
+    pthread_cond_init(&W.sleep_cv, NULL);
+    if (pthread_create(&W.thread, NULL, writer_main, NULL) != 0) {
+        snprintf(err, errlen, "writer: cannot start thread");
+        goto fail;
+    }
+    W.running = 1;
+    return 0;
+fail:
+    sqlite3_finalize(W.ins_usage);
+    sqlite3_close(W.db);
+    free(W.ring);
+    memset(&W, 0, sizeof W);
+    return -1;
+}
+
+void gw_writer_push_usage(struct gw_usage_rec *rec)
+{
+    struct item it = {.kind = ITEM_USAGE, .u.usage = rec};
+    push(&it);
+}
+
+int gw_writer_run(gw_write_fn fn, void *arg)
+{
+    struct job j = {.fn = fn, .arg = arg};
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    struct item it = {.kind = ITEM_JOB, .u.job = &j};
+    push(&it);
+    pthread_mutex_lock(&j.mu);
+    while (!j.done)
+        pthread_cond_wait(&j.cv, &j.mu);
+    pthread_mutex_unlock(&j.mu);
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
+    return j.rc;
+}
+
+void gw_writer_flush(void)
+{
+    gw_writer_run(NULL, NULL);
+}
+
+void gw_writer_stats(struct gw_writer_stats *out)
+{
+    out->written = atomic_load(&W.written);
+    out->queued = atomic_load(&W.queued);
+    out->stalls = atomic_load(&W.stalls);
+    out->batches = atomic_load(&W.batches);
+    out->errors = atomic_load(&W.errors);
+}
+
+void gw_writer_stop(void)
+{
+    if (!W.running)
+        return;
+    struct item it = {.kind = ITEM_STOP};
+    push(&it);
+    pthread_join(W.thread, NULL);
+    /* anything pushed after STOP (nothing should be) is written here */
+    struct item rest;
+    while (ring_pop(&rest) == 0)
+        if (rest.kind == ITEM_USAGE) {
+            insert_usage(rest.u.usage);
+            gw_usage_rec_free(rest.u.usage);
+        }
+    sqlite3_finalize(W.ins_usage);
+    sqlite3_exec(W.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(W.db);
+    free(W.ring);
+    pthread_mutex_destroy(&W.sleep_mu);
+    pthread_cond_destroy(&W.sleep_cv);
+    W.running = 0;
+}

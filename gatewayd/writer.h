@@ -1,0 +1,46 @@
+/* The single SQLite writer thread and the bounded ring that feeds it.
+ * Usage rows and admin changes are handed over as items; the writer commits
+ * them in batched transactions (at most 1,000 items or ~100 ms each). */
+#ifndef GW_WRITER_H
+#define GW_WRITER_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#define GW_WRITER_RING_SLOTS 65536
+
+struct gw_usage_rec {
+    char request_id[32];
+    long long created_at_ms;
+    char *key_id, *team_id, *endpoint, *model, *provider, *upstream_model, *error; /* malloc'd */
+    int status, stream, client_gone;
+    long long prompt_tokens, completion_tokens, cached_tokens, overhead_us;
+    double cost_usd, latency_ms, ttfb_ms; /* ttfb_ms < 0: none */
+};
+
+/* A change run inside the writer's transaction (in its own savepoint).
+ * apply returns SQLITE_OK or an error code; the caller of gw_writer_run
+ * waits for the commit and gets that code back. */
+typedef int (*gw_write_fn)(sqlite3 *db, void *arg);
+
+struct gw_writer_stats {
+    long long written, queued, stalls, batches, errors;
+};
+
+/* Opens its own connection to path; starts the thread. */
+int gw_writer_start(const char *db_path, char *err, size_t errlen);
+/* Hands a usage record over (takes ownership). Never drops: when the ring is
+ * full it waits (bounded sleeps, counted as stalls) until there is room. */
+void gw_writer_push_usage(struct gw_usage_rec *rec);
+/* Runs fn(db, arg) on the writer thread, waits until it is committed, and
+ * returns its result (or SQLITE_ERROR if the commit failed). */
+int gw_writer_run(gw_write_fn fn, void *arg);
+/* Waits until everything pushed before the call is committed. */
+void gw_writer_flush(void);
+void gw_writer_stats(struct gw_writer_stats *out);
+/* Commits what is queued, stops the thread and closes its connection. */
+void gw_writer_stop(void);
+
+void gw_usage_rec_free(struct gw_usage_rec *rec);
+
+#endif

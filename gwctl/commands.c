@@ -1,0 +1,843 @@
+/*
+ * gwctl/commands.c — owns the command table: every gwctl command is described
+ * here once (its words, operands and options with their types, one line of
+ * help, the protocol cmd it sends and the view that prints its result). The
+ * argument parser, usage errors, `help`, the shell's tab completion and its
+ * history filter all read this table; nothing else lists commands.
+ *
+ * Adding a daemon command is one params array and one row in gwctl_commands
+ * (and, if its result wants a table, a view in output.c).
+ */
+#include "commands.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define PARAMS(a) .params = (a), .nparams = NELEM(a)
+
+/* Largest integer a JSON number carries exactly (2^53 - 1). */
+#define GWCTL_MAX_INT 9007199254740991LL
+
+static gwctl_local_fn help_local;
+
+/* ---- the table ----------------------------------------------------------- */
+
+static const struct gwctl_param key_create_params[] = {
+    {.option = "name", .metavar = "N", .arg = "name", .type = GWCTL_T_STRING, .required = true,
+     .help = "name of the key (unique)"},
+    {.option = "team", .metavar = "T", .arg = "team", .type = GWCTL_T_STRING,
+     .help = "team the key belongs to (must exist)", .complete = GWCTL_COMPLETE_TEAM},
+    {.option = "rpm", .metavar = "N", .arg = "rpm", .type = GWCTL_T_INT,
+     .help = "limit: requests per minute"},
+    {.option = "tpm", .metavar = "N", .arg = "tpm", .type = GWCTL_T_INT,
+     .help = "limit: tokens per minute"},
+    {.option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,
+     .help = "spending budget in USD, e.g. 25 or 12.50"},
+    {.option = "admin", .arg = "admin", .type = GWCTL_T_FLAG,
+     .help = "the key may also call the gateway's admin HTTP endpoints"},
+    {.option = "models", .metavar = "a,b,c", .arg = "models", .type = GWCTL_T_LIST,
+     .help = "comma-separated models the key may use (default: all)"},
+};
+
+static const struct gwctl_param key_id_params[] = {
+    {.metavar = "ID", .arg = "id", .type = GWCTL_T_STRING, .required = true,
+     .help = "key id (key_...) or key name", .complete = GWCTL_COMPLETE_KEY},
+};
+
+static const struct gwctl_param team_create_params[] = {
+    {.metavar = "NAME", .arg = "name", .type = GWCTL_T_STRING, .required = true,
+     .help = "name of the team (unique)"},
+    {.option = "rpm", .metavar = "N", .arg = "rpm", .type = GWCTL_T_INT,
+     .help = "limit: requests per minute, for the whole team"},
+    {.option = "tpm", .metavar = "N", .arg = "tpm", .type = GWCTL_T_INT,
+     .help = "limit: tokens per minute, for the whole team"},
+    {.option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,
+     .help = "spending budget in USD, for the whole team"},
+};
+
+static const struct gwctl_param team_name_params[] = {
+    {.metavar = "NAME", .arg = "name", .type = GWCTL_T_STRING, .required = true,
+     .help = "team name", .complete = GWCTL_COMPLETE_TEAM},
+};
+
+static const char *const usage_by_choices[] = {"key", "team", "model", "day", NULL};
+
+static const struct gwctl_param usage_report_params[] = {
+    {.option = "by", .metavar = "key|team|model|day", .arg = "by", .type = GWCTL_T_CHOICE,
+     .help = "group rows by key (default), team, model or UTC day", .choices = usage_by_choices,
+     .complete = GWCTL_COMPLETE_CHOICES},
+    {.option = "since", .metavar = "DURATION", .arg = "since", .type = GWCTL_T_SINCE,
+     .help = "only usage since 30m, 12h, 7d, 2w ago, or a UTC date 2026-11-01 "
+             "(default: all time)"},
+};
+
+static const struct gwctl_param help_params[] = {
+    {.metavar = "COMMAND", .type = GWCTL_T_WORDS, .help = "a command or command group",
+     .complete = GWCTL_COMPLETE_COMMAND},
+};
+
+const struct gwctl_cmd gwctl_commands[] = {
+    {.words = {"key", "create"}, .proto = "key.create", PARAMS(key_create_params),
+     .help = "create a virtual API key; its secret is printed this once only",
+     .view = gwctl_view_key_created, .flags = GWCTL_CMD_SECRET},
+    {.words = {"key", "list"}, .proto = "key.list", .help = "list all keys, oldest first",
+     .view = gwctl_view_key_list},
+    {.words = {"key", "show"}, .proto = "key.show", PARAMS(key_id_params),
+     .help = "show one key and its limits", .view = gwctl_view_key_show},
+    {.words = {"key", "revoke"}, .proto = "key.revoke", PARAMS(key_id_params),
+     .help = "revoke a key; the next request made with it is refused",
+     .view = gwctl_view_key_revoked},
+    {.words = {"team", "create"}, .proto = "team.create", PARAMS(team_create_params),
+     .help = "create a team, with optional team-wide limits", .view = gwctl_view_team_created},
+    {.words = {"team", "list"}, .proto = "team.list", .help = "list all teams",
+     .view = gwctl_view_team_list},
+    {.words = {"team", "show"}, .proto = "team.show", PARAMS(team_name_params),
+     .help = "show a team and its keys", .view = gwctl_view_team_show},
+    {.words = {"usage", "report"}, .proto = "usage.report", PARAMS(usage_report_params),
+     .help = "requests, tokens and cost, grouped, with a total",
+     .view = gwctl_view_usage_report},
+    {.words = {"status"}, .proto = "status", .help = "daemon version, uptime, counters",
+     .view = gwctl_view_status},
+    {.words = {"reload"}, .proto = "reload",
+     .help = "reload the configuration (as SIGHUP does); refused if it is invalid",
+     .view = gwctl_view_reloaded},
+    {.words = {"help"}, PARAMS(help_params), .local = help_local,
+     .help = "list commands, or describe one: help key create"},
+    {.words = {"quit"}, .help = "leave the shell (also: exit, Ctrl-D)",
+     .flags = GWCTL_CMD_SHELL_ONLY | GWCTL_CMD_QUIT},
+    {.words = {"exit"}, .help = "leave the shell", .flags = GWCTL_CMD_SHELL_ONLY | GWCTL_CMD_QUIT},
+};
+const size_t gwctl_ncommands = NELEM(gwctl_commands);
+
+const struct gwctl_param gwctl_common_params[] = {
+    {.option = "json", .type = GWCTL_T_FLAG, .help = "print the daemon's JSON result, one line"},
+    {.option = "help", .type = GWCTL_T_FLAG, .help = "describe this command"},
+};
+const size_t gwctl_ncommon_params = NELEM(gwctl_common_params);
+
+/* ---- lookup -------------------------------------------------------------- */
+
+static int nwords_of(const struct gwctl_cmd *cmd)
+{
+    int n = 0;
+    while (n < GWCTL_MAX_WORDS && cmd->words[n])
+        n++;
+    return n;
+}
+
+const struct gwctl_cmd *gwctl_cmd_lookup(int argc, char *const *argv, int *nwords)
+{
+    const struct gwctl_cmd *best = NULL;
+    int best_n = 0;
+    for (size_t i = 0; i < gwctl_ncommands; i++) {
+        int n = nwords_of(&gwctl_commands[i]);
+        if (n > argc || n <= best_n)
+            continue;
+        int k = 0;
+        while (k < n && strcmp(argv[k], gwctl_commands[i].words[k]) == 0)
+            k++;
+        if (k == n) {
+            best = &gwctl_commands[i];
+            best_n = n;
+        }
+    }
+    if (nwords)
+        *nwords = best_n;
+    return best;
+}
+
+/* True if `word` is the first word of a multi-word command ("key"). */
+static bool is_group(const char *word)
+{
+    for (size_t i = 0; i < gwctl_ncommands; i++)
+        if (nwords_of(&gwctl_commands[i]) > 1 && strcmp(gwctl_commands[i].words[0], word) == 0)
+            return true;
+    return false;
+}
+
+const struct gwctl_param *gwctl_cmd_option(const struct gwctl_cmd *cmd, const char *name)
+{
+    for (size_t i = 0; i < cmd->nparams; i++)
+        if (cmd->params[i].option && strcmp(cmd->params[i].option, name) == 0)
+            return &cmd->params[i];
+    for (size_t i = 0; i < gwctl_ncommon_params; i++)
+        if (strcmp(gwctl_common_params[i].option, name) == 0)
+            return &gwctl_common_params[i];
+    return NULL;
+}
+
+bool gwctl_cmd_line_is_secret(int argc, char *const *argv)
+{
+    const struct gwctl_cmd *cmd = gwctl_cmd_lookup(argc, argv, NULL);
+    if (cmd && (cmd->flags & GWCTL_CMD_SECRET))
+        return true;
+    /* A pasted gateway secret, wherever it appears. */
+    for (int i = 0; i < argc; i++)
+        if (strstr(argv[i], "sk-"))
+            return true;
+    return false;
+}
+
+/* ---- synopsis, usage, help ------------------------------------------------ */
+
+struct sbuf {
+    char *s;
+    size_t len;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char *piece = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&piece, fmt, ap);
+    va_end(ap);
+    char *grown = n < 0 ? NULL : realloc(b->s, b->len + (size_t)n + 1);
+    if (!grown) {
+        fputs("gwctl: out of memory\n", stderr);
+        exit(GWCTL_EXIT_PROTOCOL);
+    }
+    memcpy(grown + b->len, piece, (size_t)n + 1);
+    b->s = grown;
+    b->len += (size_t)n;
+    free(piece);
+}
+
+/* "--rpm N", "--admin", "ID", "COMMAND..." */
+static void param_synopsis(struct sbuf *b, const struct gwctl_param *p)
+{
+    const char *more = p->type == GWCTL_T_WORDS ? "..." : "";
+    bool brackets = !p->required;
+    if (brackets)
+        sb_add(b, "[");
+    if (p->option)
+        sb_add(b, p->metavar ? "--%s %s" : "--%s", p->option, p->metavar);
+    else
+        sb_add(b, "%s%s", p->metavar, more);
+    if (brackets)
+        sb_add(b, "]");
+}
+
+char *gwctl_cmd_synopsis(const struct gwctl_cmd *cmd)
+{
+    struct sbuf b = {0};
+    sb_add(&b, "%s", cmd->words[0]);
+    for (int w = 1; w < nwords_of(cmd); w++)
+        sb_add(&b, " %s", cmd->words[w]);
+    /* Operands first, then options, each in table order. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < cmd->nparams; i++)
+            if ((cmd->params[i].option == NULL) == (pass == 0)) {
+                sb_add(&b, " ");
+                param_synopsis(&b, &cmd->params[i]);
+            }
+    return b.s;
+}
+
+static char *cmd_name(const struct gwctl_cmd *cmd)
+{
+    struct sbuf b = {0};
+    sb_add(&b, "%s", cmd->words[0]);
+    for (int w = 1; w < nwords_of(cmd); w++)
+        sb_add(&b, " %s", cmd->words[w]);
+    return b.s;
+}
+
+void gwctl_cmd_usage(FILE *f, const struct gwctl_cmd *cmd, bool in_shell)
+{
+    char *syn = gwctl_cmd_synopsis(cmd);
+    fprintf(f, "usage: %s%s\n", in_shell ? "" : "gwctl ", syn);
+    free(syn);
+}
+
+/* Usage lines of every command of a group ("key ..."). */
+static void group_usage(FILE *f, const char *group, bool in_shell)
+{
+    const char *lead = "usage:";
+    for (size_t i = 0; i < gwctl_ncommands; i++) {
+        if (strcmp(gwctl_commands[i].words[0], group) != 0)
+            continue;
+        char *syn = gwctl_cmd_synopsis(&gwctl_commands[i]);
+        fprintf(f, "%-6s %s%s\n", lead, in_shell ? "" : "gwctl ", syn);
+        free(syn);
+        lead = "";
+    }
+}
+
+static void command_list(FILE *f, const char *group, bool in_shell)
+{
+    size_t width = 0;
+    for (size_t i = 0; i < gwctl_ncommands; i++) {
+        char *name = cmd_name(&gwctl_commands[i]);
+        if (strlen(name) > width)
+            width = strlen(name);
+        free(name);
+    }
+    for (size_t i = 0; i < gwctl_ncommands; i++) {
+        const struct gwctl_cmd *c = &gwctl_commands[i];
+        if (group && strcmp(c->words[0], group) != 0)
+            continue;
+        if (!in_shell && (c->flags & GWCTL_CMD_SHELL_ONLY))
+            continue;
+        char *name = cmd_name(c);
+        fprintf(f, "  %-*s  %s\n", (int)width, name, c->help);
+        free(name);
+    }
+}
+
+void gwctl_print_main_usage(FILE *f)
+{
+    fputs("gwctl " GW_VERSION " - the operator's console of gatewayd\n"
+          "\n"
+          "usage: gwctl [-s SOCKET] [-t SECONDS] [--json] COMMAND ...   run one command\n"
+          "       gwctl [-s SOCKET] [-t SECONDS] [--json]               interactive shell\n"
+          "\n"
+          "options:\n"
+          "  -s, --socket PATH     admin socket (default: $GWCTL_SOCKET, else " GWCTL_DEFAULT_SOCKET
+          ")\n"
+          "  -t, --timeout SECS    give up on a reply after SECS seconds (default 30)\n"
+          "  -j, --json            print results as JSON, one object per line\n"
+          "  -h, --help            this text\n"
+          "  -V, --version         print the version\n"
+          "\n"
+          "commands:\n",
+          f);
+    command_list(f, NULL, false);
+    fputs("\n"
+          "'gwctl help COMMAND' describes a command and its options.\n"
+          "exit codes: 0 ok, 1 the daemon answered with an error, 2 usage error,\n"
+          "            3 cannot connect to the socket, 4 no valid reply\n",
+          f);
+}
+
+static const char *type_hint(const struct gwctl_param *p)
+{
+    switch (p->type) {
+    case GWCTL_T_INT:
+        return " (integer)";
+    case GWCTL_T_USD:
+        return " (decimal)";
+    default:
+        return "";
+    }
+}
+
+static void param_help(FILE *f, const struct gwctl_param *p)
+{
+    struct sbuf b = {0};
+    if (p->option)
+        sb_add(&b, p->metavar ? "--%s %s" : "--%s", p->option, p->metavar);
+    else
+        sb_add(&b, "%s", p->metavar);
+    fprintf(f, "  %-24s %s%s%s\n", b.s, p->help, type_hint(p), p->required ? " [required]" : "");
+    free(b.s);
+}
+
+static void command_help(FILE *f, const struct gwctl_cmd *cmd, bool in_shell)
+{
+    gwctl_cmd_usage(f, cmd, in_shell);
+    fprintf(f, "\n%s\n", cmd->help);
+    if (cmd->nparams)
+        fputc('\n', f);
+    for (size_t i = 0; i < cmd->nparams; i++)
+        if (!cmd->params[i].option)
+            param_help(f, &cmd->params[i]);
+    for (size_t i = 0; i < cmd->nparams; i++)
+        if (cmd->params[i].option)
+            param_help(f, &cmd->params[i]);
+    if (cmd->proto) {
+        param_help(f, &gwctl_common_params[0]);
+        fprintf(f, "\nsends: %s (see docs/admin-protocol.md)\n", cmd->proto);
+    }
+}
+
+enum gwctl_exit gwctl_cmd_help(const struct gwctl_ctx *ctx, int argc, char **argv)
+{
+    FILE *f = ctx->out;
+    if (argc == 0) {
+        if (ctx->in_shell) {
+            fputs("commands:\n", f);
+            command_list(f, NULL, true);
+            fputs("\n'help COMMAND' describes a command and its options; TAB completes.\n", f);
+        } else {
+            gwctl_print_main_usage(f);
+        }
+        return GWCTL_EXIT_OK;
+    }
+    int n = 0;
+    const struct gwctl_cmd *cmd = gwctl_cmd_lookup(argc, argv, &n);
+    if (cmd && n == argc) {
+        command_help(f, cmd, ctx->in_shell);
+        return GWCTL_EXIT_OK;
+    }
+    if (argc == 1 && is_group(argv[0])) {
+        command_list(f, argv[0], ctx->in_shell);
+        fputc('\n', f);
+        group_usage(f, argv[0], ctx->in_shell);
+        return GWCTL_EXIT_OK;
+    }
+    fprintf(ctx->err, "gwctl: help: no command '");
+    for (int i = 0; i < argc; i++)
+        fprintf(ctx->err, "%s%s", i ? " " : "", argv[i]);
+    fprintf(ctx->err, "'; '%shelp' lists them\n", ctx->in_shell ? "" : "gwctl ");
+    return GWCTL_EXIT_USAGE;
+}
+
+static enum gwctl_exit help_local(const struct gwctl_ctx *ctx, int argc, char **argv)
+{
+    return gwctl_cmd_help(ctx, argc, argv);
+}
+
+/* ---- argument values ------------------------------------------------------ */
+
+/* Reads exactly n decimal digits at s. */
+static bool digits_at(const char *s, int n, int *out)
+{
+    *out = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        *out = *out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+int gwctl_parse_since(const char *s, time_t now, long long *out)
+{
+    size_t len = strlen(s);
+    if (len >= 2 && strchr("smhdw", s[len - 1])) {
+        long long n = 0;
+        for (size_t i = 0; i + 1 < len; i++) {
+            if (!isdigit((unsigned char)s[i]) || n > 100000000000LL)
+                return -1;
+            n = n * 10 + (s[i] - '0');
+        }
+        static const long long unit[] = {['s' - 'a'] = 1, ['m' - 'a'] = 60, ['h' - 'a'] = 3600,
+                                         ['d' - 'a'] = 86400, ['w' - 'a'] = 7 * 86400};
+        *out = (long long)now - n * unit[s[len - 1] - 'a'];
+        if (*out < 0)
+            *out = 0;
+        return 0;
+    }
+
+    /* YYYY-MM-DD, optionally followed by [T ]HH:MM[:SS][Z], UTC. */
+    struct tm tm = {0};
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    if (len < 10 || !digits_at(s, 4, &y) || s[4] != '-' || !digits_at(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits_at(s + 8, 2, &d))
+        return -1;
+    const char *rest = s + 10;
+    if ((*rest == 'T' || *rest == ' ') && rest[1]) {
+        if (!digits_at(rest + 1, 2, &h) || rest[3] != ':' || !digits_at(rest + 4, 2, &mi))
+            return -1;
+        rest += 6;
+        if (*rest == ':') {
+            if (!digits_at(rest + 1, 2, &sec))
+                return -1;
+            rest += 3;
+        }
+        if (*rest == 'Z')
+            rest++;
+    }
+    if (*rest)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    struct tm back;
+    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_year != y - 1900 ||
+        back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h || back.tm_min != mi ||
+        back.tm_sec != sec)
+        return -1; /* 2026-02-30, 25:00 ... */
+    *out = (long long)t;
+    return 0;
+}
+
+static int parse_int(const char *s, long long *out)
+{
+    long long n = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        n = n * 10 + (*s - '0');
+        if (n > GWCTL_MAX_INT)
+            return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* A plain decimal: digits, optionally one '.' and digits. No sign, exponent,
+ * hex, inf or nan. */
+static int parse_usd(const char *s, double *out)
+{
+    size_t digits = 0, dots = 0;
+    for (const char *p = s; *p; p++) {
+        if (isdigit((unsigned char)*p))
+            digits++;
+        else if (*p == '.' && dots++ == 0)
+            continue;
+        else
+            return -1;
+    }
+    if (digits == 0 || digits > 15)
+        return -1;
+    errno = 0;
+    *out = strtod(s, NULL);
+    return errno ? -1 : 0;
+}
+
+static cJSON *parse_list(const char *s)
+{
+    cJSON *arr = cJSON_CreateArray();
+    const char *p = s;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n && isspace((unsigned char)*p))
+            p++, n--;
+        while (n && isspace((unsigned char)p[n - 1]))
+            n--;
+        if (n == 0) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+        char *item = strndup(p, n);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(item));
+        free(item);
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return arr;
+}
+
+static void param_label(char *buf, size_t n, const struct gwctl_param *p)
+{
+    if (p->option)
+        snprintf(buf, n, "--%s", p->option);
+    else
+        snprintf(buf, n, "%s", p->metavar);
+}
+
+/* Checks one value and adds it to args. Returns 0 or -1 with err set. */
+static int add_value(cJSON *args, const struct gwctl_param *p, const char *v, time_t now, char *err,
+                     size_t errlen)
+{
+    char label[64];
+    param_label(label, sizeof label, p);
+    cJSON *item = NULL;
+    long long n;
+    double d;
+
+    switch (p->type) {
+    case GWCTL_T_STRING:
+        if (!*v) {
+            snprintf(err, errlen, "%s must not be empty", label);
+            return -1;
+        }
+        item = cJSON_CreateString(v);
+        break;
+    case GWCTL_T_INT:
+        if (parse_int(v, &n) != 0) {
+            snprintf(err, errlen, "%s wants a whole number >= 0, not '%s'", label, v);
+            return -1;
+        }
+        item = cJSON_CreateNumber((double)n);
+        break;
+    case GWCTL_T_USD:
+        if (parse_usd(v, &d) != 0) {
+            snprintf(err, errlen, "%s wants a decimal amount such as 25 or 12.50, not '%s'", label,
+                     v);
+            return -1;
+        }
+        item = cJSON_CreateNumber(d);
+        break;
+    case GWCTL_T_LIST:
+        item = parse_list(v);
+        if (!item) {
+            snprintf(err, errlen, "%s wants a comma-separated list without empty items, not '%s'",
+                     label, v);
+            return -1;
+        }
+        break;
+    case GWCTL_T_CHOICE:
+        for (const char *const *c = p->choices; *c; c++)
+            if (strcmp(*c, v) == 0)
+                item = cJSON_CreateString(v);
+        if (!item) {
+            snprintf(err, errlen, "%s wants one of %s, not '%s'", label, p->metavar, v);
+            return -1;
+        }
+        break;
+    case GWCTL_T_SINCE:
+        if (gwctl_parse_since(v, now, &n) != 0) {
+            snprintf(err, errlen,
+                     "%s wants a duration (30m, 12h, 7d, 2w) or a UTC date (2026-11-01), "
+                     "not '%s'",
+                     label, v);
+            return -1;
+        }
+        item = cJSON_CreateNumber((double)n);
+        break;
+    case GWCTL_T_FLAG:
+        item = cJSON_CreateTrue();
+        break;
+    case GWCTL_T_WORDS:
+        return 0;
+    }
+    if (!item)
+        return -1;
+    if (p->arg)
+        cJSON_AddItemToObject(args, p->arg, item);
+    else
+        cJSON_Delete(item);
+    return 0;
+}
+
+/* ---- parsing a command line ---------------------------------------------- */
+
+enum gwctl_exit gwctl_cmd_parse(const struct gwctl_cmd *cmd, int argc, char **argv, time_t now,
+                                cJSON **args_out, bool *json, bool *help, char *err, size_t errlen)
+{
+    cJSON *args = cJSON_CreateObject();
+    bool seen[32] = {false};
+    size_t next_operand = 0;
+    bool options_done = false;
+    char label[64];
+
+    *json = *help = false;
+    *args_out = NULL;
+    err[0] = '\0';
+    if (cmd->nparams > NELEM(seen)) {
+        snprintf(err, errlen, "internal: command has too many parameters");
+        goto usage;
+    }
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && strcmp(a, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        if (!options_done && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "-h") == 0) {
+                *help = true;
+                continue;
+            }
+            if (a[1] != '-') {
+                snprintf(err, errlen, "unknown option '%s'", a);
+                goto usage;
+            }
+            const char *eq = strchr(a + 2, '=');
+            size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(nlen < 63 ? nlen : 63), a + 2);
+            const struct gwctl_param *p = gwctl_cmd_option(cmd, name);
+            if (!p) {
+                snprintf(err, errlen, "unknown option '--%s'", name);
+                goto usage;
+            }
+            if (p == &gwctl_common_params[0] || p == &gwctl_common_params[1]) {
+                if (eq) {
+                    snprintf(err, errlen, "option --%s takes no value", name);
+                    goto usage;
+                }
+                *(p == &gwctl_common_params[0] ? json : help) = true;
+                continue;
+            }
+            size_t idx = (size_t)(p - cmd->params);
+            if (seen[idx]) {
+                snprintf(err, errlen, "option --%s given twice", name);
+                goto usage;
+            }
+            seen[idx] = true;
+            const char *value;
+            if (p->type == GWCTL_T_FLAG) {
+                if (eq) {
+                    snprintf(err, errlen, "option --%s takes no value", name);
+                    goto usage;
+                }
+                value = "";
+            } else if (eq) {
+                value = eq + 1;
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
+                snprintf(err, errlen, "option --%s needs a value (%s)", name, p->metavar);
+                goto usage;
+            }
+            if (add_value(args, p, value, now, err, errlen) != 0)
+                goto usage;
+            continue;
+        }
+
+        /* An operand: the next operand param, in table order. */
+        const struct gwctl_param *p = NULL;
+        size_t k = 0;
+        for (size_t j = 0; j < cmd->nparams; j++) {
+            if (cmd->params[j].option)
+                continue;
+            if (k++ == next_operand || cmd->params[j].type == GWCTL_T_WORDS) {
+                p = &cmd->params[j];
+                seen[j] = true;
+                break;
+            }
+        }
+        if (!p) {
+            snprintf(err, errlen, "unexpected argument '%s'", a);
+            goto usage;
+        }
+        if (p->type != GWCTL_T_WORDS)
+            next_operand++;
+        if (add_value(args, p, a, now, err, errlen) != 0)
+            goto usage;
+    }
+
+    if (*help) {
+        *args_out = args;
+        return GWCTL_EXIT_OK;
+    }
+    for (size_t j = 0; j < cmd->nparams; j++) {
+        if (cmd->params[j].required && !seen[j]) {
+            param_label(label, sizeof label, &cmd->params[j]);
+            snprintf(err, errlen, cmd->params[j].option ? "missing option %s %s" : "missing %s%s",
+                     label, cmd->params[j].option ? cmd->params[j].metavar : "");
+            goto usage;
+        }
+    }
+    *args_out = args;
+    return GWCTL_EXIT_OK;
+
+usage:
+    cJSON_Delete(args);
+    return GWCTL_EXIT_USAGE;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+/* Reports a local failure: "gwctl: msg" on stderr, and in --json mode an
+ * error object on stdout. */
+static void report(const struct gwctl_ctx *ctx, bool json, const char *code, const char *msg)
+{
+    fprintf(ctx->err, "gwctl: %s\n", msg);
+    if (json)
+        gwctl_print_json_error(ctx->out, code, msg);
+}
+
+static enum gwctl_exit unknown_command(const struct gwctl_ctx *ctx, int argc, char **argv)
+{
+    char msg[300];
+    if (is_group(argv[0])) {
+        if (argc > 1)
+            snprintf(msg, sizeof msg, "unknown %s command '%s'", argv[0], argv[1]);
+        else
+            snprintf(msg, sizeof msg, "'%s' needs a command", argv[0]);
+        report(ctx, ctx->json, "usage_error", msg);
+        group_usage(ctx->err, argv[0], ctx->in_shell);
+    } else {
+        snprintf(msg, sizeof msg, "unknown command '%s'", argv[0]);
+        report(ctx, ctx->json, "usage_error", msg);
+        fprintf(ctx->err, "'%shelp' lists the commands\n", ctx->in_shell ? "" : "gwctl ");
+    }
+    return GWCTL_EXIT_USAGE;
+}
+
+enum gwctl_exit gwctl_cmd_run(const struct gwctl_ctx *ctx, int argc, char **argv)
+{
+    enum gwctl_exit rc;
+    cJSON *args = NULL, *reply = NULL;
+    bool json = false, help = false;
+    char err[400];
+    int nw = 0;
+
+    if (argc == 0)
+        return GWCTL_EXIT_OK;
+    const struct gwctl_cmd *cmd = gwctl_cmd_lookup(argc, argv, &nw);
+    if (!cmd)
+        return unknown_command(ctx, argc, argv);
+    if ((cmd->flags & GWCTL_CMD_SHELL_ONLY) && !ctx->in_shell) {
+        snprintf(err, sizeof err, "'%s' only works in the interactive shell", argv[0]);
+        report(ctx, ctx->json, "usage_error", err);
+        return GWCTL_EXIT_USAGE;
+    }
+    if (cmd->local)
+        return cmd->local(ctx, argc - nw, argv + nw);
+    if (!cmd->proto)
+        return GWCTL_EXIT_OK; /* quit: the shell acts on it */
+
+    rc = gwctl_cmd_parse(cmd, argc - nw, argv + nw, time(NULL), &args, &json, &help, err,
+                         sizeof err);
+    json = json || ctx->json;
+    if (rc != GWCTL_EXIT_OK) {
+        report(ctx, json, "usage_error", err);
+        gwctl_cmd_usage(ctx->err, cmd, ctx->in_shell);
+        goto out;
+    }
+    if (help) {
+        command_help(ctx->out, cmd, ctx->in_shell);
+        goto out;
+    }
+
+    struct gwctl_client_err cerr;
+    rc = gwctl_client_call(ctx->socket_path, ctx->timeout_ms, ctx->cancel, cmd->proto,
+                           cJSON_GetArraySize(args) ? args : NULL, &reply, &cerr);
+    if (rc == GWCTL_EXIT_CONNECT) {
+        report(ctx, json, "connect_failed", cerr.msg);
+        fprintf(ctx->err, "gwctl: is gatewayd running? Start it, or name its socket with "
+                          "-s PATH or GWCTL_SOCKET.\n");
+        goto out;
+    }
+    if (rc != GWCTL_EXIT_OK) {
+        report(ctx, json, "protocol_error", cerr.msg);
+        goto out;
+    }
+
+    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+        cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "error");
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+        char *c = gwctl_format(code, GWCTL_FMT_TEXT, NULL);
+        char *m = gwctl_format(msg, GWCTL_FMT_TEXT, "(no message)");
+        fprintf(ctx->err, "gwctl: %s: %s\n", c, m);
+        free(c);
+        free(m);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddBoolToObject(o, "ok", 0);
+            cJSON_AddItemToObject(o, "error", cJSON_Duplicate(e, 1));
+            gwctl_print_json(ctx->out, o);
+            cJSON_Delete(o);
+        }
+        rc = GWCTL_EXIT_DAEMON;
+        goto out;
+    }
+
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(reply, "result");
+    if (json)
+        gwctl_print_json(ctx->out, result);
+    else if (cmd->view)
+        cmd->view(ctx->out, result, args);
+    else
+        gwctl_print_flat(ctx->out, result);
+    rc = GWCTL_EXIT_OK;
+
+out:
+    fflush(ctx->out);
+    cJSON_Delete(args);
+    cJSON_Delete(reply);
+    return rc;
+}
