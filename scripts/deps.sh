@@ -21,6 +21,8 @@ check_pc libpcre2-8 libpcre2-dev
 check_pc cmocka libcmocka-dev
 check_cmd curl curl
 check_cmd sqlite3 sqlite3
+check_cmd node nodejs
+check_cmd npm npm
 [ -x /usr/bin/python3 ] || need="$need python3"
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || need="$need python3-pytest"
 

@@ -1,0 +1,145 @@
+/* Unit tests of common/config.c: defaults, every kind of error with its
+ * file:line:key, secrets from env: and file:, inheritance of timeouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static struct gw_config *parse(const char *yaml, char *err)
+{
+    return gw_config_parse("t.yaml", yaml, strlen(yaml), err, 512);
+}
+
+static void expect_error(const char *yaml, const char *needle)
+{
+    char err[512] = "";
+    struct gw_config *cfg = parse(yaml, err);
+    if (cfg || !strstr(err, needle))
+        fail_msg("expected an error containing '%s', got '%s'", needle, cfg ? "(loaded)" : err);
+}
+
+static void test_embedded_default(void **state)
+{
+    char err[512];
+    unsetenv("OPENAI_API_KEY");
+    struct gw_config *cfg = gw_config_load(NULL, err, sizeof err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->listen_host, "127.0.0.1");
+    assert_int_equal(cfg->listen_port, 8080);
+    assert_string_equal(cfg->data_dir, "./var");
+    assert_string_equal(cfg->admin_socket, "./var/gwctl.sock");
+    assert_non_null(gw_config_model(cfg, "echo"));
+    assert_null(gw_config_model(cfg, "gpt-4o-mini"));
+    assert_int_equal(cfg->limits.max_body_bytes, 33554432);
+    assert_int_equal(cfg->timeouts.first_byte_ms, 60000);
+    gw_config_free(cfg);
+}
+
+static void test_default_with_openai_env(void **state)
+{
+    char err[512];
+    setenv("OPENAI_API_KEY", "sk-test-123", 1);
+    struct gw_config *cfg = gw_config_load(NULL, err, sizeof err);
+    unsetenv("OPENAI_API_KEY");
+    assert_non_null(cfg);
+    const struct gw_model_cfg *m = gw_config_model(cfg, "gpt-4o-mini");
+    assert_non_null(m);
+    const struct gw_provider_cfg *p = &cfg->providers[m->deployments[0].provider];
+    assert_string_equal(p->name, "openai");
+    assert_string_equal(p->api_key, "sk-test-123");
+    assert_string_equal(p->base_url, "https://api.openai.com/v1");
+    gw_config_free(cfg);
+}
+
+static void test_full_config(void **state)
+{
+    char err[512];
+    setenv("GWTEST_KEY", "secret-from-env", 1);
+    const char *yaml = "listen: \"[::1]:9000\"\n"
+                       "data_dir: /tmp/x\n"
+                       "providers:\n"
+                       "  - { name: up, type: openai, base_url: 'http://127.0.0.1:1/v1/', api_key: env:GWTEST_KEY }\n"
+                       "models:\n"
+                       "  - name: m1\n"
+                       "    deployments: [ { provider: up, model: real-m1 } ]\n"
+                       "    pricing: { input_per_mtok: 1.5, output_per_mtok: 2 }\n"
+                       "    timeouts: { first_byte_ms: 500 }\n"
+                       "  - name: m2\n"
+                       "    deployments: [ { provider: up } ]\n"
+                       "timeouts: { idle_ms: 7000 }\n"
+                       "limits: { max_body_bytes: 4096 }\n";
+    struct gw_config *cfg = parse(yaml, err);
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->listen_host, "::1");
+    assert_int_equal(cfg->listen_port, 9000);
+    assert_string_equal(cfg->admin_socket, "/tmp/x/gwctl.sock");
+    assert_string_equal(cfg->providers[0].base_url, "http://127.0.0.1:1/v1");
+    assert_string_equal(cfg->providers[0].api_key, "secret-from-env");
+    const struct gw_model_cfg *m1 = gw_config_model(cfg, "m1");
+    assert_string_equal(m1->deployments[0].model, "real-m1");
+    assert_true(m1->pricing.input_per_mtok == 1.5);
+    assert_int_equal(m1->timeouts.first_byte_ms, 500);
+    assert_int_equal(m1->timeouts.idle_ms, 7000);
+    assert_int_equal(m1->timeouts.connect_ms, 5000);
+    assert_string_equal(gw_config_model(cfg, "m2")->deployments[0].model, "m2");
+    assert_int_equal(cfg->limits.max_body_bytes, 4096);
+    gw_config_free(cfg);
+}
+
+static void test_secret_from_file(void **state)
+{
+    char path[] = "/tmp/gwtest-secret-XXXXXX", err[512], yaml[512];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "filesecret\n", 11), 11);
+    close(fd);
+    snprintf(yaml, sizeof yaml, "providers:\n  - { name: p, type: openai, api_key: 'file:%s' }\n", path);
+    struct gw_config *cfg = parse(yaml, err);
+    unlink(path);
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->providers[0].api_key, "filesecret");
+    gw_config_free(cfg);
+}
+
+static void test_errors(void **state)
+{
+    expect_error("listen: 1.2.3.4:80\nbogus: 1\n", "t.yaml:2: bogus: unknown key");
+    expect_error("limits:\n  max_body_bytes: lots\n", "t.yaml:2: max_body_bytes: expected an integer");
+    expect_error("providers:\n  - { name: a, type: carrier-pigeon }\n", "t.yaml:2: type:");
+    expect_error("providers:\n  - { name: a, type: openai, api_key: sk-plain }\n",
+                 "never written in clear");
+    expect_error("providers:\n  - { name: a, type: openai, api_key: env:GW_SURELY_UNSET_VAR }\n",
+                 "GW_SURELY_UNSET_VAR is not set");
+    expect_error("models:\n  - name: x\n    deployments: [ { provider: nope } ]\n",
+                 "t.yaml:3: provider: no provider named 'nope'");
+    expect_error("models:\n  - name: x\n", "needs at least one deployment");
+    expect_error("listen: localhost\n", "t.yaml:1: listen: expected HOST:PORT");
+    expect_error("providers:\n  - { name: a, type: echo }\n  - { name: a, type: echo }\n",
+                 "provider name used twice");
+    expect_error("timeouts: { connect_ms: -5 }\n", "out of range");
+    expect_error("models: [ { name: x, deployments: [ { provider: echo, colour: red } ] } ]\n",
+                 "colour: unknown key in a deployment");
+    expect_error("key: [unclosed\n", "t.yaml:");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_default_with_openai_env),
+        cmocka_unit_test(test_full_config),
+        cmocka_unit_test(test_secret_from_file),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
