@@ -73,7 +73,7 @@ static enum gw_stage_rc run(struct gw_request *r)
     if (!r->json) {
         char msg[160];
         snprintf(msg, sizeof msg, "We could not parse the JSON body of your request (error near byte %zu).",
-                 (size_t)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - r->body.data : 0));
+                 (size_t)(end && end >= r->body.data ? end - r->body.data : 0));
         return bad(r, "invalid_json", NULL, msg);
     }
     if (!cJSON_IsObject(r->json))

@@ -28,7 +28,7 @@ MSGS = [{"role": "user", "content": "hi"}]
 @pytest.mark.parametrize("body", [
     b"{not json",
     b'{"model": "gpt-4o-mini", "messages": [',
-    b'{"model": "gpt-4o-mini"} trailing',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]} trailing',
     b"\xff\xfe\x00garbage",
 ], ids=["broken", "truncated", "trailing", "binary"])
 def test_malformed_json(gw, key, mock, body):

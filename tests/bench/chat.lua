@@ -1,0 +1,23 @@
+-- wrk script: POST one OpenAI chat completion per request.
+--   BENCH_STREAM=1   ask for a streamed (SSE) response
+--   BENCH_KEY=...    sent as "Authorization: Bearer ..." (gatewayd only)
+-- done() prints one machine-readable line that run.sh parses:
+--   BENCH requests=N duration_us=N connect=N read=N write=N status=N timeout=N
+local stream = os.getenv("BENCH_STREAM") == "1"
+local key = os.getenv("BENCH_KEY")
+
+wrk.method = "POST"
+wrk.path = "/v1/chat/completions"
+wrk.headers["Content-Type"] = "application/json"
+if key and key ~= "" then
+   wrk.headers["Authorization"] = "Bearer " .. key
+end
+wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello bench"}]'
+   .. (stream and ',"stream":true}' or '}')
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format(
+      "BENCH requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
+      summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+end
