@@ -183,7 +183,7 @@ static int key_insert_apply(sqlite3 *db, void *arg)
         sqlite3_bind_text(st, 11, k->models_json, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
 }
 
 static cJSON *refresh_and(struct gw_admin_ctx *ctx, cJSON *result)
@@ -237,6 +237,8 @@ static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
     gw_random_id(k.id, "key_", 8);
     int rc = gw_writer_run(key_insert_apply, &k);
     free(models_json);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        return gw_admin_fail(ctx, "conflict", "a live key named '%s' already exists", k.name);
     if (rc != SQLITE_OK)
         return gw_admin_fail(ctx, "internal", "could not store the key: %s", sqlite3_errstr(rc));
     cJSON *res = key_lookup(ctx, k.id);

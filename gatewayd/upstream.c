@@ -66,7 +66,7 @@ static struct {
     CURLM *multi;
     int epfd, evfd;
     pthread_t thread;
-    int running, stopped;
+    int running, stopped, closed;
     pthread_mutex_t q_mu;
     struct cmd *q_head, *q_tail;
     long long timer_at; /* curl's requested wake-up (monotonic us), 0 = none */
@@ -79,7 +79,9 @@ static struct {
 
 /* ---- commands ----------------------------------------------------------- */
 
-static void enqueue(enum cmd_kind kind, struct gw_request *r, struct gw_transfer *t)
+/* Queues a command; returns -1 (and queues nothing) once the worker has
+ * been told to stop, so no transfer can start after shutdown began. */
+static int enqueue(enum cmd_kind kind, struct gw_request *r, struct gw_transfer *t)
 {
     struct cmd *c = calloc(1, sizeof *c);
     if (!c)
@@ -87,9 +89,16 @@ static void enqueue(enum cmd_kind kind, struct gw_request *r, struct gw_transfer
     c->kind = kind;
     c->r = r;
     c->t = t;
+    pthread_mutex_lock(&U.q_mu);
+    if (U.closed) {
+        pthread_mutex_unlock(&U.q_mu);
+        free(c);
+        return -1;
+    }
+    if (kind == CMD_STOP)
+        U.closed = 1;
     if (r)
         gw_request_ref(r);
-    pthread_mutex_lock(&U.q_mu);
     if (U.q_tail)
         U.q_tail->next = c;
     else
@@ -99,6 +108,7 @@ static void enqueue(enum cmd_kind kind, struct gw_request *r, struct gw_transfer
     uint64_t one = 1;
     ssize_t w = write(U.evfd, &one, sizeof one);
     (void)w;
+    return 0;
 }
 
 /* ---- curl callbacks ----------------------------------------------------- */
@@ -462,7 +472,14 @@ int gw_upstream_submit(struct gw_request *r, struct gw_upstream_spec *spec)
     t->ops = spec->ops;
     t->to = spec->timeouts;
     gw_request_ref(r); /* the transfer's reference, dropped in finish() */
-    enqueue(CMD_START, NULL, t);
+    if (enqueue(CMD_START, NULL, t) != 0) {
+        curl_slist_free_all(t->headers);
+        free(t->url);
+        free(t->body);
+        free(t);
+        gw_request_release(r);
+        return -1;
+    }
     return 0;
 }
 

@@ -28,6 +28,8 @@ CREATE TABLE keys (
     metadata    TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX keys_team ON keys(team_id);
+-- a name identifies one live key; revoked keys keep theirs for the record
+CREATE UNIQUE INDEX keys_live_name ON keys(name) WHERE revoked_at IS NULL;
 
 CREATE TABLE usage (
     request_id        TEXT PRIMARY KEY,

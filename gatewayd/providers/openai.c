@@ -269,7 +269,8 @@ static enum gw_stage_rc chat(struct gw_request *r)
         .ops = &transfer_ops,
     };
     if (gw_upstream_submit(r, &spec) != 0) {
-        gw_error_respond(r, 500, "server_error", "internal_error", NULL, "Out of memory.");
+        gw_error_respond(r, 503, "server_error", "shutting_down", NULL,
+                         "The gateway is shutting down; retry on another instance.");
         return GW_STAGE_RESPOND;
     }
     return GW_STAGE_ASYNC;

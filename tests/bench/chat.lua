@@ -1,6 +1,7 @@
 -- wrk script: POST one OpenAI chat completion per request.
 --   BENCH_STREAM=1   ask for a streamed (SSE) response
---   BENCH_KEY=...    sent as "Authorization: Bearer ..." (gatewayd only)
+--   BENCH_KEY=...    sent as "Authorization: Bearer ..." to every target, so
+--                    each gets the same request bytes (only gatewayd checks it)
 -- done() prints one machine-readable line that run.sh parses:
 --   BENCH requests=N duration_us=N connect=N read=N write=N status=N timeout=N
 local stream = os.getenv("BENCH_STREAM") == "1"

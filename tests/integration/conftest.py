@@ -314,14 +314,21 @@ def mock(tmp_path_factory):
         wait_for(lambda: _healthy_mock(port), 10 * SLOW, what="the mock to answer")
         yield m
     finally:
-        if proc.poll() is None:
+        rc = proc.poll()
+        if rc is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=10)
+                rc = proc.wait(timeout=10 * SLOW)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+                rc = "hung"
         log.close()
+    text = (d / "mock.log").read_text(errors="replace")
+    if rc != 0 or san_report(text):
+        pytest.fail("mock_upstream: exit status %s on SIGTERM%s\n%s"
+                    % (rc, " and a sanitizer report" if san_report(text) else "", text[-6000:]),
+                    pytrace=False)
 
 
 def _healthy_mock(port):
@@ -358,7 +365,7 @@ BASE_MODELS = """\
 
 
 def gateway_config(port, data_dir, mock_port, dead_port, extra_models="", extra="",
-                   max_body=65536):
+                   max_body=65536, limits_extra=""):
     return """\
 listen: 127.0.0.1:{port}
 data_dir: {data_dir}
@@ -368,15 +375,17 @@ providers:
   - {{ name: echo, type: echo }}
   - {{ name: dead, type: openai, base_url: "http://127.0.0.1:{dead_port}/v1", api_key: "env:MOCK_PROVIDER_KEY" }}
 models:
-{models}{extra_models}limits: {{ max_body_bytes: {max_body} }}
+{models}{extra_models}limits: {{ max_body_bytes: {max_body}{limits_extra} }}
 timeouts: {{ connect_ms: 2000, first_byte_ms: 5000, idle_ms: 5000, total_ms: 30000 }}
 shutdown_grace_ms: 10000
 {extra}""".format(port=port, data_dir=data_dir, mock_port=mock_port, dead_port=dead_port,
-                  models=BASE_MODELS, extra_models=extra_models, extra=extra, max_body=max_body)
+                  models=BASE_MODELS, extra_models=extra_models, extra=extra, max_body=max_body,
+                  limits_extra=(", " + limits_extra) if limits_extra else "")
 
 
 class Gateway:
-    def __init__(self, workdir, mock_port, dead_port, extra_models="", extra="", name="gw"):
+    def __init__(self, workdir, mock_port, dead_port, extra_models="", extra="", name="gw",
+                 limits_extra=""):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -391,12 +400,14 @@ class Gateway:
         self.port = free_port()
         self.proc = None
         self.returncode = None
+        self.limits_extra = limits_extra
         self.write_config(extra_models=extra_models, extra=extra)
 
     # config -------------------------------------------------------------
     def config_text(self, extra_models="", extra=""):
         return gateway_config(self.port, self.data_dir, self.mock_port, self.dead_port,
-                              extra_models=extra_models, extra=extra)
+                              extra_models=extra_models, extra=extra,
+                              limits_extra=self.limits_extra)
 
     def write_config(self, text=None, extra_models="", extra=""):
         if text is None:
@@ -602,12 +613,14 @@ def key(gw):
 @pytest.fixture
 def make_gateway(mock, dead_port, tmp_path):
     """Factory of gateways private to one test: make_gateway(extra_models=..., extra=...,
-    start=True). All are stopped (SIGTERM, exit 0, no sanitizer report) at teardown."""
+    limits_extra=..., start=True). All are stopped (SIGTERM, exit 0, no sanitizer
+    report) at teardown."""
     made = []
 
-    def make(extra_models="", extra="", start=True):
+    def make(extra_models="", extra="", limits_extra="", start=True):
         g = Gateway(tmp_path / ("gw%d" % len(made)), mock.port, dead_port,
-                    extra_models=extra_models, extra=extra, name="gw%d" % len(made))
+                    extra_models=extra_models, extra=extra, name="gw%d" % len(made),
+                    limits_extra=limits_extra)
         made.append(g)
         if start:
             g.start()

@@ -184,3 +184,48 @@ def test_echo_model(gw, key, mock):
     assert row["status"] == 200
     assert row["prompt_tokens"] == doc["usage"]["prompt_tokens"]
     assert row["completion_tokens"] == doc["usage"]["completion_tokens"]
+
+
+def test_large_non_streamed_answer(gw, key):
+    r = gw.chat(key, "[[mock:words=50000]]")
+    assert r.status == 200, r
+    doc = r.json()
+    assert doc["choices"][0]["message"]["content"] == " ".join(
+        "w%d" % i for i in range(1, 50001))
+    assert doc["usage"]["completion_tokens"] == 50000
+
+
+def test_tool_call_conversation_accepted(gw, key, mock):
+    """Messages an agent sends (assistant content null with tool_calls, a tool
+    result) are valid input and reach the upstream unchanged."""
+    m = marker()
+    msgs = [
+        {"role": "system", "content": "you can call tools"},
+        {"role": "user", "content": "weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+        {"role": "user", "content": "thanks " + m},
+    ]
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    r = gw.chat(key, None, messages=msgs, tools=tools)
+    assert r.status == 200, r
+    assert r.json()["choices"][0]["message"]["content"] == "echo: thanks " + m
+    sent = json.loads(mock.find(m)[0]["body"])
+    assert sent["messages"] == msgs
+    assert sent["tools"] == tools
+
+
+def test_echo_provider_header(gw, key):
+    r = gw.chat(key, "which provider", model="echo")
+    assert r.status == 200
+    assert r.headers.get("x-gw-provider") == "echo", r.headers
+
+
+def test_stream_false_is_not_streamed(gw, key):
+    r = gw.chat(key, "explicitly not streamed", stream=False)
+    assert r.status == 200
+    assert r.headers.get("content-type", "").startswith("application/json")
+    assert r.json()["choices"][0]["message"]["content"] == "echo: explicitly not streamed"

@@ -76,8 +76,12 @@ def test_upstream_garbage(gw, key):
 
 
 def test_stream_dropped_mid_way(gw, key):
+    t0 = time.monotonic()
     s = gw.stream(key, "[[mock:words=10,drop_after=3]]")
+    elapsed = time.monotonic() - t0
     assert s.status == 200
+    # the upstream closed its connection: noticed at once, not by the 5 s idle timer
+    assert elapsed < 2.5 * SLOW, "dropped stream reported after %.1fs" % elapsed
     chunks, done, errors, garbage = parse_events(s.events)
     assert not done, "[DONE] after a dropped upstream"
     assert content_of(chunks) == "w1 w2 w3 ", chunks
@@ -125,3 +129,37 @@ def test_upstream_non_stream_truncated(gw, key):
     r = gw.chat(key, "[[mock:drop_after=20]] cut short")
     err = assert_openai_error(r, 502)
     assert err["code"] in ("upstream_bad_response", "upstream_unreachable", "upstream_error"), err
+
+
+def test_upstream_garbage_on_stream_request(gw, key):
+    """A 200 that is not an event stream: a 502 before any byte, or an SSE
+    error event, never a [DONE]."""
+    from conftest import SSEStream, auth, chat_body
+    s = SSEStream(gw.port, chat_body("[[mock:garbage]]", stream=True), headers=auth(key),
+                  timeout=30 * SLOW)
+    try:
+        if s.status == 200:
+            s.read_all()
+        else:
+            body = s.resp.read()
+    finally:
+        s.close()
+    if s.status == 200:
+        chunks, done, errors, _ = parse_events(s.events)
+        assert not done and len(errors) == 1, s.events
+        assert content_of(chunks) == ""
+    else:
+        import json
+        assert s.status == 502, (s.status, body)
+        assert json.loads(body)["error"]["code"] == "upstream_bad_response", body
+
+
+def test_stream_without_upstream_usage(gw, key):
+    """An upstream that sends no usage chunk: the stream still completes and a
+    usage row is still written."""
+    s = gw.stream(key, "[[mock:no_usage]] quiet upstream")
+    chunks, done, errors, _ = parse_events(s.events)
+    assert done and not errors
+    assert content_of(chunks) == "echo: quiet upstream"
+    row = gw.usage_row(s.headers["x-request-id"])
+    assert row["status"] == 200 and row["stream"] == 1

@@ -122,3 +122,82 @@ def test_gwctl_socket_from_env(gw):
                        env=env, timeout=20 * SLOW, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["pid"] == gw.pid
+
+
+def test_shell_reads_commands_from_stdin(gw):
+    import subprocess
+    p = subprocess.run([str(GWCTL), "-s", str(gw.sock)], input="help\nstatus\nkey list\n",
+                       capture_output=True, text=True, timeout=20 * SLOW)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    out = p.stdout
+    for word in ("key", "team", "usage", "status"):
+        assert word in out, out
+    assert str(gw.pid) in out, out
+
+
+def test_usage_report_since(gw):
+    k = gw.create_key("since")
+    assert gw.chat(k["key"], "recent request").status == 200
+    doc = gw.gwctl("usage", "report", "--by", "key", "--since", "1d")
+    rows = [r for r in doc["rows"] if r.get("key_id") == k["id"]]
+    assert len(rows) == 1 and rows[0]["requests"] == 1, doc
+
+
+def test_usage_report_by_day(gw):
+    import datetime
+    k = gw.create_key("daily")
+    assert gw.chat(k["key"], "today").status == 200
+    doc = gw.usage_report("day")
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    days = [r["day"] for r in doc["rows"]]
+    assert today in days, doc
+
+
+def test_non_json_key_create_prints_secret_once(gw):
+    p = gw.gwctl_run("key", "create", "--name", "table-key", json_out=False)
+    assert p.returncode == 0, p.stderr
+    import re
+    secrets = re.findall(r"sk-gw-[A-Za-z0-9_-]{32,}", p.stdout)
+    assert len(secrets) == 1, p.stdout
+    assert gw.chat(secrets[0], "table key works").status == 200
+
+
+def test_other_users_refused(make_gateway):
+    """The socket checks its peer's credentials: even with the file mode opened
+    up, a user other than the daemon's gets one forbidden line."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    if os.geteuid() != 0:
+        import pytest
+        pytest.fail("this test switches to an unprivileged uid: run the suite as root")
+    d = tempfile.mkdtemp(prefix="gw-admin-")
+    try:
+        os.chmod(d, 0o711)
+        sock = os.path.join(d, "admin.sock")
+        g = make_gateway(extra="admin_socket: %s\n" % sock)
+        assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+        os.chmod(sock, 0o666)
+        code = ("import socket,sys\n"
+                "s=socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])\n"
+                "s.sendall(b'{\"id\":1,\"cmd\":\"key.create\",\"args\":{\"name\":\"evil\"}}\\n')\n"
+                "b=b''\n"
+                "while True:\n"
+                "    try:\n        d=s.recv(4096)\n    except OSError:\n        break\n"
+                "    if not d: break\n    b+=d\n"
+                "sys.stdout.write(b.decode())\n")
+
+        def drop():
+            os.setgid(65534)
+            os.setuid(65534)
+        p = subprocess.run([sys.executable, "-c", code, sock], capture_output=True, text=True,
+                           timeout=20 * SLOW, preexec_fn=drop)
+        assert p.returncode == 0, p.stderr
+        lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        assert len(lines) == 1, p.stdout
+        assert lines[0]["ok"] is False and lines[0]["error"]["code"] == "forbidden", lines
+        keys = g.gwctl("key", "list")["keys"]
+        assert not [k for k in keys if k["name"] == "evil"]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -149,3 +149,46 @@ def test_key_limited_to_models(gw):
     assert_openai_error(r, 404, code="model_not_found")
     r = gw.chat(k["key"], "forbidden model", model="slow-model", stream=True)
     assert_openai_error(r, 404, code="model_not_found")
+
+
+def test_revoke_applies_to_open_keepalive_connection(gw):
+    import http.client
+    k = gw.create_key("ka-revoke")
+    conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
+    try:
+        def ask():
+            conn.request("GET", "/v1/models", headers={"Authorization": "Bearer " + k["key"]})
+            r = conn.getresponse()
+            r.read()
+            return r.status
+        assert ask() == 200
+        gw.gwctl("key", "revoke", k["id"])
+        assert ask() == 401
+    finally:
+        conn.close()
+
+
+def test_create_key_while_serving(gw, key):
+    """Snapshot swaps under load: requests in flight keep working while keys change."""
+    import threading
+    stop = threading.Event()
+    statuses = []
+
+    def traffic():
+        while not stop.is_set():
+            statuses.append(gw.chat(key, "under churn").status)
+
+    t = threading.Thread(target=traffic)
+    t.start()
+    try:
+        made = [gw.create_key("churn%d" % i) for i in range(10)]
+        for m in made[:5]:
+            gw.gwctl("key", "revoke", m["id"])
+    finally:
+        stop.set()
+        t.join(30)
+    assert statuses and all(s == 200 for s in statuses), statuses
+    for m in made[5:]:
+        assert gw.chat(m["key"], "new key works").status == 200
+    for m in made[:5]:
+        assert gw.chat(m["key"], "revoked").status == 401

@@ -338,3 +338,51 @@ def test_listen_port_taken_fails(cfgdir, tmp_path):
         assert r.returncode != 0, "gatewayd started on a port already in use"
     finally:
         s.close()
+
+
+def test_sigint_like_sigterm(make_gateway):
+    g = make_gateway()
+    key = g.create_key("sigint")["key"]
+    r = g.chat(key, "before sigint")
+    assert r.status == 200
+    rid = r.headers["x-request-id"]
+    g.signal(signal.SIGINT)
+    try:
+        rc = g.proc.wait(timeout=20 * SLOW)
+    except subprocess.TimeoutExpired:
+        pytest.fail("gatewayd ignored SIGINT")
+    assert rc == 0, g.stderr_tail()
+    con = sqlite3.connect("file:%s?mode=ro" % g.db_path, uri=True)
+    try:
+        assert con.execute("SELECT count(*) FROM usage WHERE request_id = ?",
+                           (rid,)).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_sighup_removes_model(make_gateway):
+    g = make_gateway()
+    key = g.create_key("remove")["key"]
+    assert g.chat(key, "slow model present", model="slow-model").status == 200
+    text = g.config_path.read_text()
+    start = text.index("  - name: slow-model\n")
+    end = text.index("  - name: echo\n")
+    g.write_config(text=text[:start] + text[end:])
+    g.signal(signal.SIGHUP)
+    wait_for(lambda: "slow-model" not in model_ids(g, key), 5 * SLOW, what="slow-model removed")
+    r = g.chat(key, "slow model gone", model="slow-model")
+    assert r.status == 404, r
+
+
+def test_restart_keeps_keys_and_usage(make_gateway):
+    g = make_gateway()
+    k = g.create_key("persist")
+    r = g.chat(k["key"], "before restart")
+    assert r.status == 200
+    assert g.stop() == 0
+    g.start()
+    r2 = g.chat(k["key"], "after restart")
+    assert r2.status == 200, r2
+    doc = g.usage_report("key")
+    rows = [x for x in doc["rows"] if x.get("key_id") == k["id"]]
+    assert len(rows) == 1 and rows[0]["requests"] == 2, doc

@@ -140,3 +140,34 @@ def test_stream_echo_model_usage_when_asked(gw, key):
     row = gw.usage_row(s.headers["x-request-id"])
     assert row["prompt_tokens"] == usage[0]["usage"]["prompt_tokens"]
     assert row["completion_tokens"] == usage[0]["usage"]["completion_tokens"]
+
+
+def test_concurrent_streams_do_not_mix(gw, key):
+    import threading
+    results = {}
+
+    def one(i):
+        text = "stream number %d %s" % (i, marker())
+        try:
+            s = gw.stream(key, text, include_usage=bool(i % 2))
+            chunks, done, errors, _ = parse_events(s.events)
+            results[i] = (done and not errors, content_of(chunks), text)
+        except Exception as e:  # noqa: BLE001
+            results[i] = (False, repr(e), text)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 16
+    for i, (ok, content, text) in results.items():
+        assert ok and content == "echo: " + text, (i, content)
+
+
+def test_stream_request_ids_in_chunks_consistent(gw, key):
+    s = gw.stream(key, "ids please")
+    chunks, done, _, _ = parse_events(s.events)
+    assert done
+    assert len({c["id"] for c in chunks}) == 1, "chunks of one stream carry different ids"
+    assert all(c.get("model") for c in chunks)

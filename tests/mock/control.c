@@ -19,8 +19,8 @@ static struct MHD_Response *mock_control_ok(unsigned *status)
     return mock_reply_json(strdup("{\"ok\":true}"));
 }
 
-static struct MHD_Response *mock_control_faults(const char *method, const char *body,
-                                                size_t len, unsigned *status)
+static struct MHD_Response *mock_control_faults(const char *method, const char *body, size_t len,
+                                                unsigned *status)
 {
     if (strcmp(method, "POST") == 0) {
         cJSON *spec = cJSON_ParseWithLength(body, len);

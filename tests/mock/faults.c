@@ -88,15 +88,15 @@ static void mock_directive_apply(char *item, struct mock_directives *d)
 
 void mock_directives_extract(char *text, struct mock_directives *d)
 {
-    static const char open[] = "[[mock:";
+    static const char marker[] = "[[mock:";
     char *at;
 
-    while ((at = strstr(text, open)) != NULL) {
-        char *end = strstr(at + sizeof open - 1, "]]");
+    while ((at = strstr(text, marker)) != NULL) {
+        char *end = strstr(at + sizeof marker - 1, "]]");
         if (!end)
             break;
         *end = '\0';
-        for (char *item = at + sizeof open - 1, *next; item; item = next) {
+        for (char *item = at + sizeof marker - 1, *next; item; item = next) {
             next = strchr(item, ',');
             if (next)
                 *next++ = '\0';
@@ -165,15 +165,19 @@ void mock_faults_clear(void)
 
 char *mock_faults_describe(void)
 {
-    char buf[160];
+    char buf[160], status[16] = "null", retry[24] = "null";
     pthread_mutex_lock(&faults_mu);
+    if (faults.status)
+        snprintf(status, sizeof status, "%u", faults.status);
+    if (faults.retry_after >= 0)
+        snprintf(retry, sizeof retry, "%ld", faults.retry_after);
     if (faults.left == 0)
         snprintf(buf, sizeof buf, "{\"armed\":false}");
     else
         snprintf(buf, sizeof buf,
-                 "{\"armed\":true,\"status\":%u,\"count\":%ld,\"retry_after\":%ld,"
+                 "{\"armed\":true,\"status\":%s,\"count\":%ld,\"retry_after\":%s,"
                  "\"delay_ms\":%ld}",
-                 faults.status, faults.left, faults.retry_after, faults.delay_ms);
+                 status, faults.left, retry, faults.delay_ms);
     pthread_mutex_unlock(&faults_mu);
     return strdup(buf);
 }

@@ -36,15 +36,25 @@ static bool mock_main_number(const char *s, unsigned max, unsigned *out)
     return true;
 }
 
+/* Accepts "--opt VALUE" and "--opt=VALUE". */
 static bool mock_main_parse(int argc, char **argv, struct mock_server_opts *o,
                             const char **port_file)
 {
+    static const char *const names[] = {"--host", "--port", "--port-file", "--threads"};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
         size_t klen = strcspn(arg, "=");
+        int opt = -1;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             mock_main_usage(stdout);
             exit(0);
+        }
+        for (int k = 0; k < 4; k++)
+            if (strlen(names[k]) == klen && strncmp(arg, names[k], klen) == 0)
+                opt = k;
+        if (opt < 0) {
+            fprintf(stderr, "mock_upstream: unknown option %s\n", arg);
+            return false;
         }
         if (arg[klen] == '=')
             val = arg + klen + 1;
@@ -55,18 +65,14 @@ static bool mock_main_parse(int argc, char **argv, struct mock_server_opts *o,
             return false;
         }
         bool ok = true;
-        if (strncmp(arg, "--host", klen) == 0 && klen == 6)
+        if (opt == 0)
             o->host = val;
-        else if (strncmp(arg, "--port-file", klen) == 0 && klen == 11)
-            *port_file = val;
-        else if (strncmp(arg, "--port", klen) == 0 && klen == 6)
+        else if (opt == 1)
             ok = mock_main_number(val, 65535, &o->port);
-        else if (strncmp(arg, "--threads", klen) == 0 && klen == 9)
+        else if (opt == 2)
+            *port_file = val;
+        else
             ok = mock_main_number(val, 1024, &o->threads) && o->threads > 0;
-        else {
-            fprintf(stderr, "mock_upstream: unknown option %s\n", arg);
-            return false;
-        }
         if (!ok) {
             fprintf(stderr, "mock_upstream: bad value for %.*s: %s\n", (int)klen, arg, val);
             return false;
@@ -109,8 +115,8 @@ static void mock_main_raise_nofile(void)
 int main(int argc, char **argv)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    struct mock_server_opts o = {.host = "127.0.0.1", .port = 0,
-                                 .threads = ncpu > 0 ? (unsigned)ncpu : 1};
+    struct mock_server_opts o = {
+        .host = "127.0.0.1", .port = 0, .threads = ncpu > 0 ? (unsigned)ncpu : 1};
     const char *port_file = NULL;
     if (!mock_main_parse(argc, argv, &o, &port_file)) {
         mock_main_usage(stderr);
@@ -119,6 +125,10 @@ int main(int argc, char **argv)
 
     mock_main_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
+    /* A shell starting us in the background may have set SIGINT to "ignore",
+     * and an ignored signal is discarded even while blocked: restore it. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);

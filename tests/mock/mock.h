@@ -105,7 +105,8 @@ long mock_count_words(const char *s);
 /* Takes ownership of *chat (left zeroed). */
 struct MHD_Response *mock_stream_response(struct mock_chat *chat, struct MHD_Connection *conn);
 /* Announces len bytes but sends only the first `send`, then aborts. Takes body. */
-struct MHD_Response *mock_truncated_response(char *body, size_t len, size_t send);
+struct MHD_Response *mock_truncated_response(char *body, size_t len, size_t send,
+                                             struct MHD_Connection *conn);
 
 /* ---- wake.c: timed resumption of suspended connections ---- */
 

@@ -50,7 +50,8 @@ static char *mock_content_text(const cJSON *content)
         return strdup(content->valuestring);
     size_t len = 0;
     const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (cJSON_IsString(t))
             len += strlen(t->valuestring) + 1;
@@ -58,7 +59,8 @@ static char *mock_content_text(const cJSON *content)
     char *out = malloc(len + 1), *p = out;
     if (!out)
         return NULL;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (!cJSON_IsString(t) || (cJSON_IsString(type) && strcmp(type->valuestring, "text")))
@@ -120,7 +122,8 @@ const char *mock_openai_chat_parse(const char *body, size_t len, struct mock_cha
         goto out;
     }
     const cJSON *m;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         if (!cJSON_IsString(role)) {
             err = "each message must be an object with a string 'role'";
@@ -259,8 +262,7 @@ char *mock_openai_chunk(const struct mock_chat *c, enum mock_chunk_kind kind, co
 
 char *mock_openai_models(void)
 {
-    static const char *ids[] = {"gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo",
-                                "text-embedding-3-small"};
+    static const char *ids[] = {"gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo", "text-embedding-3-small"};
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(root, "data");
@@ -326,7 +328,8 @@ const char *mock_openai_embeddings(const char *body, size_t len, char **out)
     else if (!cJSON_IsString(input) && !(cJSON_IsArray(input) && cJSON_GetArraySize(input)))
         err = bad_input;
     else if (cJSON_IsArray(input))
-        cJSON_ArrayForEach(it, input) {
+        cJSON_ArrayForEach(it, input)
+        {
             if (!cJSON_IsString(it))
                 err = bad_input;
         }
@@ -344,7 +347,8 @@ const char *mock_openai_embeddings(const char *body, size_t len, char **out)
         words = mock_count_words(input->valuestring);
     } else {
         int index = 0;
-        cJSON_ArrayForEach(it, input) {
+        cJSON_ArrayForEach(it, input)
+        {
             mock_add_embedding(data, index++, it->valuestring);
             words += mock_count_words(it->valuestring);
         }

@@ -54,7 +54,9 @@ void mock_record_add(struct MHD_Connection *conn, const char *method, const char
     cJSON_AddStringToObject(rec, "path", path);
     cJSON_AddItemToObject(rec, "headers", headers);
     cJSON_AddStringToObject(rec, "body", raw);
-    cJSON_AddNumberToObject(rec, "time_ms", (double)mock_wall_ms());
+    char ms[24]; /* raw: cJSON prints numbers past INT_MAX slowly */
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)mock_wall_ms());
+    cJSON_AddRawToObject(rec, "time_ms", ms);
     char *text = cJSON_PrintUnformatted(rec);
     cJSON_Delete(rec);
     free(raw);

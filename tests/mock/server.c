@@ -23,9 +23,9 @@ struct mock_req {
     char *body;
     size_t len, cap;
     bool too_big, planned, v1, hang;
-    uint64_t due_ms;             /* monotonic time the reply may go out */
-    unsigned status;             /* planned reply */
-    struct MHD_Response *resp;   /* planned reply, until queued */
+    uint64_t due_ms;           /* monotonic time the reply may go out */
+    unsigned status;           /* planned reply */
+    struct MHD_Response *resp; /* planned reply, until queued */
 };
 
 struct MHD_Response *mock_reply_json(char *text)
@@ -49,8 +49,7 @@ static void mock_req_reply(struct mock_req *req, unsigned status, struct MHD_Res
     req->resp = r;
 }
 
-static void mock_req_error(struct mock_req *req, unsigned status, const char *msg,
-                           const char *type)
+static void mock_req_error(struct mock_req *req, unsigned status, const char *msg, const char *type)
 {
     mock_req_reply(req, status, mock_reply_json(mock_openai_error(msg, type, NULL)));
 }
@@ -96,8 +95,9 @@ static void mock_plan_chat(struct MHD_Connection *conn, struct mock_req *req)
     } else {
         char *body = mock_openai_completion(&chat);
         if (body && d->drop_after >= 0)
-            mock_req_reply(req, MHD_HTTP_OK,
-                           mock_truncated_response(body, strlen(body), (size_t)d->drop_after));
+            mock_req_reply(
+                req, MHD_HTTP_OK,
+                mock_truncated_response(body, strlen(body), (size_t)d->drop_after, conn));
         else
             mock_req_reply(req, MHD_HTTP_OK, mock_reply_json(body));
     }
@@ -243,8 +243,8 @@ static void mock_server_completed(void *cls, struct MHD_Connection *conn, void *
 
 struct MHD_Daemon *mock_server_start(const struct mock_server_opts *o, unsigned *bound_port)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai;
     char port[16];
     snprintf(port, sizeof port, "%u", o->port);
@@ -253,8 +253,7 @@ struct MHD_Daemon *mock_server_start(const struct mock_server_opts *o, unsigned 
         fprintf(stderr, "mock_upstream: cannot resolve %s: %s\n", o->host, gai_strerror(rc));
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem pool[] = {
@@ -264,9 +263,8 @@ struct MHD_Daemon *mock_server_start(const struct mock_server_opts *o, unsigned 
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, mock_server_access, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_LIMIT, 20000u, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_NOTIFY_COMPLETED, mock_server_completed, NULL, MHD_OPTION_ARRAY, pool,
-        MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_NOTIFY_COMPLETED, mock_server_completed,
+        NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
     int err = errno;
     freeaddrinfo(ai);
     if (!d) {

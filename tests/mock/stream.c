@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 enum mock_phase { PH_ROLE, PH_GARBAGE, PH_WORDS, PH_FINISH, PH_USAGE, PH_DONE, PH_END };
 
@@ -26,6 +27,18 @@ struct mock_stream {
     size_t event_len, event_off;
     uint64_t due_ms; /* monotonic time the next event may go out */
 };
+
+/* Ends the response mid-body. MHD only marks the connection closed when a
+ * reader fails and may not look at it again until the socket has an event,
+ * so shut it down here: the peer reads what was sent, then end-of-file. */
+static ssize_t mock_abort(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        shutdown(ci->connect_fd, SHUT_RDWR);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
 
 static const char sse_garbage[] = "data: {not json\n\n";
 static const char sse_done[] = "data: [DONE]\n\n";
@@ -94,19 +107,21 @@ static ssize_t mock_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
     if (!s->event || s->event_off == s->event_len) {
         if (mock_wake_stopping())
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        bool in_words = s->phase == PH_WORDS || s->phase == PH_FINISH;
-        if (s->chat.dir.drop_after >= 0 && in_words && s->words_sent >= s->chat.dir.drop_after)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+            return mock_abort(s->conn);
+        /* drop_after: after N words, or after the last one if fewer. */
+        long drop = s->chat.dir.drop_after;
+        if (drop >= 0 && (s->phase == PH_FINISH ||
+                          (s->phase == PH_WORDS && (s->words_sent >= drop || !*s->cursor))))
+            return mock_abort(s->conn);
         uint64_t now = mock_mono_ms();
         if (s->event && now < s->due_ms) /* not the first event: paced */
-            return mock_wake_at(s->conn, s->due_ms) ? 0 : MHD_CONTENT_READER_END_WITH_ERROR;
+            return mock_wake_at(s->conn, s->due_ms) ? 0 : mock_abort(s->conn);
         free(s->event);
         s->event = NULL;
         if (!mock_stream_next(s))
             return MHD_CONTENT_READER_END_OF_STREAM;
         if (!s->event)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+            return mock_abort(s->conn);
         s->due_ms = now + (uint64_t)s->chat.dir.chunk_delay_ms;
     }
     size_t n = s->event_len - s->event_off;
@@ -136,9 +151,8 @@ struct MHD_Response *mock_stream_response(struct mock_chat *chat, struct MHD_Con
     s->cursor = s->chat.reply;
     while (isspace((unsigned char)*s->cursor))
         s->cursor++;
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
-                                                               mock_stream_read, s,
-                                                               mock_stream_free);
+    struct MHD_Response *r = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 4096, mock_stream_read, s, mock_stream_free);
     if (!r) {
         mock_stream_free(s);
         return NULL;
@@ -149,6 +163,7 @@ struct MHD_Response *mock_stream_response(struct mock_chat *chat, struct MHD_Con
 }
 
 struct mock_truncated {
+    struct MHD_Connection *conn;
     char *body;
     size_t send;
 };
@@ -157,7 +172,7 @@ static ssize_t mock_truncated_read(void *cls, uint64_t pos, char *buf, size_t ma
 {
     struct mock_truncated *t = cls;
     if (pos >= t->send || mock_wake_stopping())
-        return MHD_CONTENT_READER_END_WITH_ERROR;
+        return mock_abort(t->conn);
     size_t n = t->send - (size_t)pos;
     if (n > max)
         n = max;
@@ -172,17 +187,19 @@ static void mock_truncated_free(void *cls)
     free(t);
 }
 
-struct MHD_Response *mock_truncated_response(char *body, size_t len, size_t send)
+struct MHD_Response *mock_truncated_response(char *body, size_t len, size_t send,
+                                             struct MHD_Connection *conn)
 {
     struct mock_truncated *t = malloc(sizeof *t);
     if (!t) {
         free(body);
         return NULL;
     }
+    t->conn = conn;
     t->body = body;
     t->send = send < len ? send : (len ? len - 1 : 0);
-    struct MHD_Response *r = MHD_create_response_from_callback(len, 4096, mock_truncated_read, t,
-                                                               mock_truncated_free);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(len, 4096, mock_truncated_read, t, mock_truncated_free);
     if (!r) {
         mock_truncated_free(t);
         return NULL;

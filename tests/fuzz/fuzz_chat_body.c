@@ -1,0 +1,86 @@
+/* libFuzzer target for the chat-completions body validator (the parse stage,
+ * gatewayd/stages/parse.c): each input is the body of a fresh request made
+ * with gw_request_new() under the embedded default config. The stage either
+ * accepts (a JSON object with a model and a non-empty messages array) or
+ * answers 400 with an OpenAI-shaped error body that is itself valid JSON. */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "pipeline.h"
+#include "request.h"
+#include "runtime.h"
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort();                                                                               \
+    } while (0)
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    char err[512];
+    gw_log_set_level(GW_LOG_ERROR);
+    if (gw_crypto_init() != 0)
+        abort();
+    unsetenv("OPENAI_API_KEY");
+    struct gw_config *cfg = gw_config_load(NULL, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "fuzz_chat_body: %s\n", err);
+        abort();
+    }
+    gw_runtime_set_config(cfg);
+    return 0;
+}
+
+static void check_error_body(const struct gw_request *r)
+{
+    CHECK(r->status == 400);
+    CHECK(r->content_type && strcmp(r->content_type, "application/json") == 0);
+    CHECK(r->error != NULL);
+    cJSON *j = cJSON_ParseWithLength(r->out.data, r->out.len);
+    CHECK(j != NULL);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    CHECK(cJSON_IsObject(e));
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+    CHECK(cJSON_IsString(msg) && *msg->valuestring);
+    CHECK(cJSON_IsString(type) && strcmp(type->valuestring, "invalid_request_error") == 0);
+    cJSON_Delete(j);
+}
+
+static void check_accepted(const struct gw_request *r)
+{
+    CHECK(r->status == 0);
+    CHECK(cJSON_IsObject(r->json));
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->json, "model");
+    CHECK(cJSON_IsString(model) && r->model_name && *r->model_name);
+    CHECK(strcmp(model->valuestring, r->model_name) == 0);
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r->json, "messages");
+    CHECK(cJSON_IsArray(msgs) && cJSON_GetArraySize(msgs) > 0);
+    CHECK(r->stream == 0 || r->stream == 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct gw_request *r = gw_request_new();
+    CHECK(r != NULL);
+    r->api = GW_API_CHAT;
+    r->method = "POST";
+    r->path = "/v1/chat/completions";
+    CHECK(gw_buf_append(&r->body, data, size) == 0);
+    enum gw_stage_rc rc = gw_stage_parse.run(r);
+    if (rc == GW_STAGE_RESPOND)
+        check_error_body(r);
+    else if (rc == GW_STAGE_CONTINUE)
+        check_accepted(r);
+    else
+        abort();
+    gw_request_release(r);
+    return 0;
+}
