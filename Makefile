@@ -100,6 +100,7 @@ fuzz: | $(DEPS_OK)
 	@sh tests/fuzz/run.sh
 
 bench: all $(BUILD)/mock_upstream
+	@sh scripts/deps.sh bench
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 install: all

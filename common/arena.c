@@ -51,6 +51,8 @@ struct gw_arena *gw_arena_new(size_t first_block)
 
 void *gw_arena_alloc(struct gw_arena *a, size_t n)
 {
+    if (n > ((size_t)-1 >> 1))
+        return NULL; /* no block can hold it; rounding would wrap */
     n = (n + 15) & ~(size_t)15;
     struct block *b = a->blocks;
     if (b->size - b->used < n) {

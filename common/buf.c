@@ -8,11 +8,14 @@
 
 int gw_buf_reserve(struct gw_buf *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap)
+    if (extra > ((size_t)-1 >> 1) - b->len)
+        return -1; /* would overflow size_t */
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
+    while (cap < need)
+        cap = cap > ((size_t)-1 >> 2) ? need : cap * 2;
     char *p = realloc(b->data, cap);
     if (!p)
         return -1;

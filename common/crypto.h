@@ -16,7 +16,8 @@ int gw_crypto_init(void);
 void gw_key_generate(char out[GW_KEY_SECRET_LEN + 1]);
 void gw_key_hash(const char *secret, size_t len, unsigned char out[GW_KEY_HASH_LEN]);
 /* Writes prefix + 2*nbytes random hex characters into out (NUL-terminated);
- * out must hold strlen(prefix) + 2*nbytes + 1 bytes. */
+ * out must hold strlen(prefix) + 2*nbytes + 1 bytes. nbytes is at most 32
+ * (larger values are treated as 32). */
 void gw_random_id(char *out, const char *prefix, size_t nbytes);
 
 #endif

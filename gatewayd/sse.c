@@ -61,6 +61,8 @@ int gw_sse_feed(struct gw_sse *s, const char *p, size_t n, gw_sse_event_fn fn, v
         size_t end = event_end(s->pending.data, s->pending.len, from > start ? from : start);
         if (end == 0)
             break;
+        if (end - start > max)
+            return -1; /* the limit holds however the bytes were split */
         if (extract_data(s, s->pending.data + start, end - start) != 0)
             return -1;
         int rc = fn(ctx, s->pending.data + start, end - start, s->data.data, s->data.len);

@@ -3,13 +3,13 @@
  * DESIGN: producers (MHD threads finishing requests, the admin thread) push
  * pointers into a bounded multi-producer ring (Dmitry Vyukov's sequence-
  * numbered array queue): a push is one CAS, no lock. The writer pops batches
- * of up to 1,000 items, runs them in one transaction and commits; admin items
- * run in a savepoint each so a failed change rolls back alone, and their
- * waiters are woken after the commit. When the ring is empty the writer
+ * of up to 1,000 items and commits them in order; the waiters of admin
+ * items are woken after their commit. When the ring is empty the writer
  * sleeps on a condition variable for up to 100 ms; a producer signals it only
  * if it is actually asleep, so a busy gateway pays no syscall per record. A
  * full ring makes the producer sleep-and-retry (counted as a stall): billing
- * data is delayed, never dropped. */
+ * data is delayed, never dropped. Admin changes run in transactions of their
+ * own, between runs of usage rows, so a failing change cannot undo usage. */
 #include "writer.h"
 
 #include <errno.h>
@@ -174,48 +174,75 @@ static void job_finish(struct job *j, int rc)
     pthread_mutex_unlock(&j->mu);
 }
 
-/* Runs one batch; returns 1 if a STOP item was seen. */
+/* Commits a run of usage rows in one transaction. A failure (disk full, a
+ * database locked by an outside process past the busy timeout) rolls back
+ * and retries for up to ~10 s before the rows are counted as errors and
+ * logged: usage is delayed rather than dropped. */
+static void commit_usage(struct item *items, int n)
+{
+    if (n == 0)
+        return;
+    int rc = SQLITE_OK;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        rc = sqlite3_exec(W.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        for (int i = 0; i < n && rc == SQLITE_OK; i++)
+            rc = insert_usage(items[i].u.usage);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(W.db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            break;
+        gw_error("writer: committing %d usage rows failed (%s); retrying", n, sqlite3_errmsg(W.db));
+        if (!sqlite3_get_autocommit(W.db))
+            sqlite3_exec(W.db, "ROLLBACK", NULL, NULL, NULL);
+        struct timespec pause = {0, 100000000};
+        nanosleep(&pause, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        if (rc == SQLITE_OK) {
+            atomic_fetch_add(&W.written, 1);
+        } else {
+            atomic_fetch_add(&W.errors, 1);
+            gw_error("writer: usage row %s lost: %s", items[i].u.usage->request_id,
+                     sqlite3_errstr(rc));
+        }
+        gw_usage_rec_free(items[i].u.usage);
+    }
+}
+
+/* An admin change runs in a transaction of its own, so whatever it does
+ * (even a statement that aborts the whole transaction) cannot touch usage
+ * rows; its result goes back to the waiting caller after the commit. */
+static void run_job(struct job *j)
+{
+    int rc = SQLITE_OK;
+    if (j->fn) {
+        rc = sqlite3_exec(W.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = j->fn(W.db, j->arg);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(W.db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK && !sqlite3_get_autocommit(W.db))
+            sqlite3_exec(W.db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    job_finish(j, rc);
+}
+
+/* Runs one batch in order: consecutive usage rows share a transaction, each
+ * job has its own. Returns 1 if a STOP item was seen. */
 static int run_batch(struct item *items, int n)
 {
-    int stop = 0;
-    int commit_rc = sqlite3_exec(W.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    int rcs[BATCH_MAX];
+    int stop = 0, run = 0;
     for (int i = 0; i < n; i++) {
-        rcs[i] = SQLITE_OK;
-        if (items[i].kind == ITEM_USAGE) {
-            int rc = insert_usage(items[i].u.usage);
-            if (rc != SQLITE_OK) {
-                atomic_fetch_add(&W.errors, 1);
-                gw_error("writer: usage %s not written: %s", items[i].u.usage->request_id,
-                         sqlite3_errmsg(W.db));
-            }
-        } else if (items[i].kind == ITEM_JOB) {
-            struct job *j = items[i].u.job;
-            sqlite3_exec(W.db, "SAVEPOINT job", NULL, NULL, NULL);
-            rcs[i] = j->fn ? j->fn(W.db, j->arg) : SQLITE_OK;
-            if (rcs[i] != SQLITE_OK)
-                sqlite3_exec(W.db, "ROLLBACK TO job", NULL, NULL, NULL);
-            sqlite3_exec(W.db, "RELEASE job", NULL, NULL, NULL);
-        } else {
+        if (items[i].kind == ITEM_USAGE)
+            continue;
+        commit_usage(items + run, i - run);
+        if (items[i].kind == ITEM_JOB)
+            run_job(items[i].u.job);
+        else
             stop = 1;
-        }
+        run = i + 1;
     }
-    if (commit_rc == SQLITE_OK)
-        commit_rc = sqlite3_exec(W.db, "COMMIT", NULL, NULL, NULL);
-    if (commit_rc != SQLITE_OK) {
-        gw_error("writer: commit of %d items failed: %s", n, sqlite3_errmsg(W.db));
-        sqlite3_exec(W.db, "ROLLBACK", NULL, NULL, NULL);
-        atomic_fetch_add(&W.errors, 1);
-    }
-    for (int i = 0; i < n; i++) {
-        if (items[i].kind == ITEM_USAGE) {
-            if (commit_rc == SQLITE_OK)
-                atomic_fetch_add(&W.written, 1);
-            gw_usage_rec_free(items[i].u.usage);
-        } else if (items[i].kind == ITEM_JOB) {
-            job_finish(items[i].u.job, commit_rc == SQLITE_OK ? rcs[i] : commit_rc);
-        }
-    }
+    commit_usage(items + run, n - run);
     atomic_fetch_sub(&W.queued, n);
     atomic_fetch_add(&W.batches, 1);
     return stop;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages gatewayd builds and tests with, when pkg-config
 # (or the command itself) cannot find them. Safe to run repeatedly.
+#   deps.sh         what `make`, `make run` and `make test` need
+#   deps.sh bench   also the load tools and the nginx baseline of `make bench`
 set -e
 need=""
 check_pc() { pkg-config --exists "$1" 2>/dev/null || need="$need $2"; }
@@ -25,6 +27,11 @@ check_cmd node nodejs
 check_cmd npm npm
 [ -x /usr/bin/python3 ] || need="$need python3"
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || need="$need python3-pytest"
+if [ "${1:-}" = bench ]; then
+    check_cmd wrk wrk
+    check_cmd h2load nghttp2-client
+    [ -x /usr/sbin/nginx ] || need="$need nginx-light"
+fi
 
 if [ -n "$need" ]; then
     echo "deps: installing:$need"

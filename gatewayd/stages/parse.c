@@ -76,6 +76,10 @@ static enum gw_stage_rc run(struct gw_request *r)
                  (size_t)(end && end >= r->body.data ? end - r->body.data : 0));
         return bad(r, "invalid_json", NULL, msg);
     }
+    for (const char *e = end; e && e < r->body.data + r->body.len; e++)
+        if (*e != ' ' && *e != '\t' && *e != '\r' && *e != '\n' && *e != '\0')
+            return bad(r, "invalid_json",
+                       NULL, "The JSON body of your request has data after its end.");
     if (!cJSON_IsObject(r->json))
         return bad(r, "invalid_type", NULL, "The request body must be a JSON object.");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->json, "model");

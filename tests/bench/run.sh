@@ -1,4 +1,7 @@
 #!/bin/sh
+# shellcheck disable=SC2046,SC2086,SC2154,SC3045
+# (PID lists and awk output are split on purpose; W_* come from an eval;
+# dash and bash both have ulimit -n and -H)
 # `make bench`: throughput, CPU per request, latency and memory of gatewayd
 # against two baselines measured in the same run:
 #
@@ -228,7 +231,6 @@ run_wrk() {
         return
     fi
     eval "$(printf '%s' "$line" | sed 's/^BENCH //; s/\([a-z_]*\)=/W_\1=/g')"
-    # shellcheck disable=SC2154 # W_* come from the eval above
     errs=$((W_connect + W_read + W_write + W_status + W_timeout))
     set -- $(awk -v n="$W_requests" -v us="$W_duration_us" -v e="$errs" -v d0="$c0" -v d1="$c1" \
         -v m0="$m0" -v m1="$m1" -v hz="$CLK_TCK" 'BEGIN {

@@ -229,3 +229,53 @@ def test_stream_false_is_not_streamed(gw, key):
     assert r.status == 200
     assert r.headers.get("content-type", "").startswith("application/json")
     assert r.json()["choices"][0]["message"]["content"] == "echo: explicitly not streamed"
+
+
+def _raw_exchange(port, data, expect_responses=1, timeout=10):
+    import socket
+    import time
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    out = b""
+    try:
+        s.sendall(data)
+        deadline = time.monotonic() + timeout
+        def complete():
+            return (out.count(b"HTTP/1.1 ") >= expect_responses
+                    and out.rstrip(b"\n").endswith(b"}"))
+        while not complete():
+            if time.monotonic() > deadline:
+                break
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    finally:
+        s.close()
+    return out
+
+
+def test_curl_style_form_content_type(gw, key):
+    """`curl -d '{...}'` sends application/x-www-form-urlencoded: the body is
+    still the JSON request (the quickstart relies on it)."""
+    body = json.dumps(chat_body_local("curl style")).encode()
+    out = _raw_exchange(gw.port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                        b"Authorization: Bearer %s\r\n"
+                        b"Content-Type: application/x-www-form-urlencoded\r\n"
+                        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                        % (key.encode(), len(body), body))
+    assert out.startswith(b"HTTP/1.1 200"), out[:300]
+    assert b'"echo: curl style"' in out
+
+
+def test_pipelined_requests(gw, key):
+    one = json.dumps(chat_body_local("pipelined")).encode()
+    req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+           % (key.encode(), len(one), one))
+    out = _raw_exchange(gw.port, req + req, expect_responses=2)
+    assert out.count(b"HTTP/1.1 200") == 2, out[:600]
+    assert out.count(b'"echo: pipelined"') == 2
+
+
+def chat_body_local(text):
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}

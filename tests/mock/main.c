@@ -149,7 +149,9 @@ int main(int argc, char **argv)
         mock_server_stop(d);
         return 1;
     }
-    fprintf(stderr, "mock_upstream listening on %s:%u\n", o.host, port);
+    bool v6 = strchr(o.host, ':') != NULL;
+    fprintf(stderr, "mock_upstream listening on %s%s%s:%u\n", v6 ? "[" : "", o.host, v6 ? "]" : "",
+            port);
 
     int sig;
     while (sigwait(&stop, &sig) != 0)

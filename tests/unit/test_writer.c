@@ -2,7 +2,7 @@
  * temporary directory: 5,000 usage records pushed from 4 threads are all
  * committed after gw_writer_flush (counted on a separate connection, one row
  * checked field by field); a job that fails after inserting is rolled back
- * alone while the usage rows and the good job of the same transaction are
+ * alone while the usage rows and the good job of the same batch are
  * kept; what is queued at gw_writer_stop is committed and persists across a
  * reopen and a restart; the database is in WAL mode, user_version is
  * gw_db_schema_version(), migrating twice is a no-op and a newer schema is
@@ -334,7 +334,7 @@ static void *runner_main(void *arg)
 
 /* Queues, while the writer is held, 10 usage rows, a job that inserts then
  * fails, a good job and 10 more usage rows, so that all are handled in one
- * transaction; checks that only the failing job's change is undone. */
+ * batch; checks that only the failing job's change is undone. */
 static void check_failed_job_alone(struct fixture *f, const char *dup_conflict)
 {
     start_writer(f->db);
@@ -372,10 +372,10 @@ static void check_failed_job_alone(struct fixture *f, const char *dup_conflict)
     gw_writer_flush();
 
     assert_int_equal(blocker.rc, SQLITE_OK);
-    /* the failing job ran inside the same, still uncommitted transaction as
-     * the "before" rows */
+    /* the failing job ran in a transaction of its own: the "before" rows
+     * were already committed (visible to another connection) when it ran */
     assert_int_equal(seen.before_inside, 10);
-    assert_int_equal(seen.before_outside, 0);
+    assert_int_equal(seen.before_outside, 10);
     assert_int_equal(seen.insert_rc, SQLITE_OK);
     assert_int_equal(seen.dup_rc & 0xff, SQLITE_CONSTRAINT);
     /* its error comes back to the caller, its insert is undone, and nothing
