@@ -37,3 +37,8 @@ void gw_random_id(char *out, const char *prefix, size_t nbytes)
     memcpy(out, prefix, plen);
     sodium_bin2hex(out + plen, nbytes * 2 + 1, raw, nbytes);
 }
+
+void gw_random_bytes(void *out, size_t n)
+{
+    randombytes_buf(out, n);
+}

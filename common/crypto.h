@@ -19,5 +19,7 @@ void gw_key_hash(const char *secret, size_t len, unsigned char out[GW_KEY_HASH_L
  * out must hold strlen(prefix) + 2*nbytes + 1 bytes. nbytes is at most 32
  * (larger values are treated as 32). */
 void gw_random_id(char *out, const char *prefix, size_t nbytes);
+/* n bytes from the system's CSPRNG. */
+void gw_random_bytes(void *out, size_t n);
 
 #endif

@@ -147,6 +147,7 @@ out:
 
 static void *accept_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "gw-admin");
     while (!atomic_load(&A.stop)) {
         struct pollfd p = {.fd = A.fd, .events = POLLIN};
         if (poll(&p, 1, 200) <= 0)

@@ -304,7 +304,7 @@ int gw_http_start(const struct gw_config *cfg, char *err, size_t errlen)
         (unsigned)cfg->limits.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->limits.per_ip_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)65536, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U, MHD_OPTION_NOTIFY_COMPLETED,
+        (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {

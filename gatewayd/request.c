@@ -3,6 +3,7 @@
  * (the last release records usage, then frees the arena). */
 #include "request.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,19 @@ static void free_json(void *p)
     cJSON_Delete(p);
 }
 
+/* Request ids need uniqueness, not secrecy: a per-thread splitmix64 seeded
+ * once from the system's CSPRNG saves a getrandom() call per request. */
+static unsigned long long id_random(void)
+{
+    static _Thread_local unsigned long long state;
+    if (!state)
+        gw_random_bytes(&state, sizeof state);
+    unsigned long long z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 struct gw_request *gw_request_new(void)
 {
     struct gw_arena *a = gw_arena_new(8192);
@@ -25,9 +39,13 @@ struct gw_request *gw_request_new(void)
         return NULL;
     struct gw_request *r = gw_arena_calloc(a, sizeof *r);
     r->arena = a;
-    gw_random_id(r->id, "req_", 12);
     r->t_start_us = gw_now_us();
     r->t_start_wall_ms = gw_wall_ms();
+    /* time-ordered ids: 12 hex digits of wall-clock ms, then 12 random ones,
+     * so the usage table's primary key grows at its end (cheap inserts) */
+    snprintf(r->id, sizeof r->id, "req_%012llx%012llx",
+             (unsigned long long)r->t_start_wall_ms & 0xffffffffffffULL,
+             (unsigned long long)(id_random() & 0xffffffffffffULL));
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
     r->fd = -1;

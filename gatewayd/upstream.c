@@ -383,6 +383,7 @@ static void sweep(long long now)
 
 static void *worker_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "gw-upstream");
     struct epoll_event evs[128];
     int stopping = 0;
     for (;;) {
