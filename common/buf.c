@@ -71,11 +71,21 @@ int gw_buf_json_str(struct gw_buf *b, const char *s)
         char esc[7];
         size_t n = 0;
         switch (*p) {
-        case '"': n = 2, esc[0] = '\\', esc[1] = '"'; break;
-        case '\\': n = 2, esc[0] = '\\', esc[1] = '\\'; break;
-        case '\n': n = 2, esc[0] = '\\', esc[1] = 'n'; break;
-        case '\r': n = 2, esc[0] = '\\', esc[1] = 'r'; break;
-        case '\t': n = 2, esc[0] = '\\', esc[1] = 't'; break;
+        case '"':
+            n = 2, esc[0] = '\\', esc[1] = '"';
+            break;
+        case '\\':
+            n = 2, esc[0] = '\\', esc[1] = '\\';
+            break;
+        case '\n':
+            n = 2, esc[0] = '\\', esc[1] = 'n';
+            break;
+        case '\r':
+            n = 2, esc[0] = '\\', esc[1] = 'r';
+            break;
+        case '\t':
+            n = 2, esc[0] = '\\', esc[1] = 't';
+            break;
         default:
             if (*p < 0x20) {
                 memcpy(esc, "\\u00", 4);

@@ -151,7 +151,7 @@ static int resolve_secret(struct ctx *c, yaml_node_t *n, const char *key, const 
 static int timeouts_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_timeouts *t = arg;
-    int *dst = strcmp(k, "connect_ms") == 0       ? &t->connect_ms
+    int *dst = strcmp(k, "connect_ms") == 0      ? &t->connect_ms
                : strcmp(k, "first_byte_ms") == 0 ? &t->first_byte_ms
                : strcmp(k, "idle_ms") == 0       ? &t->idle_ms
                : strcmp(k, "total_ms") == 0      ? &t->total_ms
@@ -221,7 +221,7 @@ static int parse_providers(struct ctx *c, yaml_node_t *seq)
     struct gw_provider_cfg *ps = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *ps);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
-        ps[i].type = (enum gw_provider_type)-1;
+        ps[i].type = (enum gw_provider_type) - 1;
         ps[i].line = (int)item->start_mark.line + 1;
         if (each_pair(c, item, "providers", provider_pair, &ps[i]) != 0)
             return -1;
@@ -362,8 +362,8 @@ static int top_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return get_str(c, v, k, &cfg->admin_socket);
     if (strcmp(k, "log_level") == 0) {
         const char *s = scalar(v);
-        if (!s || (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") &&
-                   strcmp(s, "error")))
+        if (!s ||
+            (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error")))
             return fail(c, v, k, "expected debug, info, warn or error");
         return get_str(c, v, k, &cfg->log_level);
     }
@@ -421,11 +421,11 @@ static void add_env_providers(struct gw_config *cfg)
     memcpy(ps, cfg->providers, np * sizeof *ps);
     memcpy(ms, cfg->models, nm * sizeof *ms);
     const char *base = getenv("OPENAI_BASE_URL");
-    ps[np] = (struct gw_provider_cfg){.name = "openai",
-                                      .type = GW_PROVIDER_OPENAI,
-                                      .base_url = gw_arena_strdup(
-                                          cfg->arena, base && *base ? base : "https://api.openai.com/v1"),
-                                      .api_key = gw_arena_strdup(cfg->arena, key)};
+    ps[np] = (struct gw_provider_cfg){
+        .name = "openai",
+        .type = GW_PROVIDER_OPENAI,
+        .base_url = gw_arena_strdup(cfg->arena, base && *base ? base : "https://api.openai.com/v1"),
+        .api_key = gw_arena_strdup(cfg->arena, key)};
     for (size_t i = 0; i < add; i++) {
         struct gw_deployment_cfg *d = gw_arena_calloc(cfg->arena, sizeof *d);
         *d = (struct gw_deployment_cfg){"openai", models[i], (int)np};
@@ -467,8 +467,8 @@ struct gw_config *gw_config_parse(const char *name, const char *text, size_t len
     if (root) {
         if (each_pair(&c, root, "(top level)", top_pair, NULL) != 0)
             goto out;
-        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-             p < root->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+             p++) {
             const char *ks = scalar(node(&c, p->key));
             if (strcmp(ks, "models") == 0 && parse_models(&c, node(&c, p->value)) != 0)
                 goto out;

@@ -17,15 +17,15 @@ struct gw_timeouts {
 struct gw_provider_cfg {
     const char *name;
     enum gw_provider_type type;
-    const char *base_url;  /* without trailing slash; NULL for echo */
-    const char *api_key;   /* resolved secret, or NULL (no Authorization sent) */
-    int line;              /* where it was declared */
+    const char *base_url; /* without trailing slash; NULL for echo */
+    const char *api_key;  /* resolved secret, or NULL (no Authorization sent) */
+    int line;             /* where it was declared */
 };
 
 struct gw_deployment_cfg {
     const char *provider_name;
-    const char *model;     /* the upstream model name */
-    int provider;          /* index into gw_config.providers */
+    const char *model; /* the upstream model name */
+    int provider;      /* index into gw_config.providers */
 };
 
 struct gw_pricing {
@@ -46,7 +46,7 @@ struct gw_limits {
     long long stream_buffer_bytes; /* per-stream buffer before the upstream is paused */
     int max_connections;
     int per_ip_connections;
-    int connection_timeout_s;      /* idle client connection */
+    int connection_timeout_s; /* idle client connection */
 };
 
 struct gw_config {
@@ -57,7 +57,7 @@ struct gw_config {
     const char *data_dir;
     const char *admin_socket;
     const char *log_level;
-    int threads;            /* MHD worker threads; 0 = one per core */
+    int threads; /* MHD worker threads; 0 = one per core */
     int shutdown_grace_ms;
     struct gw_provider_cfg *providers;
     size_t n_providers;

@@ -5,9 +5,9 @@
 
 #include <stddef.h>
 
-#define GW_KEY_PREFIX "sk-gw-"
-#define GW_KEY_SECRET_LEN 49  /* "sk-gw-" + 43 base64url characters */
-#define GW_KEY_HASH_LEN 32
+#define GW_KEY_PREFIX      "sk-gw-"
+#define GW_KEY_SECRET_LEN  49 /* "sk-gw-" + 43 base64url characters */
+#define GW_KEY_HASH_LEN    32
 #define GW_KEY_DISPLAY_LEN 14 /* characters of the secret kept for display */
 
 /* Must be called once before the others (wraps sodium_init). */

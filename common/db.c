@@ -11,8 +11,8 @@
 sqlite3 *gw_db_open(const char *path, enum gw_db_mode mode, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
-    int flags = mode == GW_DB_READONLY ? SQLITE_OPEN_READONLY
-                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags =
+        mode == GW_DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
@@ -53,8 +53,8 @@ int gw_db_migrate(sqlite3 *db, char *err, size_t errlen)
     }
     int target = gw_db_schema_version();
     if (version > target) {
-        snprintf(err, errlen, "database schema version %d is newer than this build's (%d)",
-                 version, target);
+        snprintf(err, errlen, "database schema version %d is newer than this build's (%d)", version,
+                 target);
         return -1;
     }
     for (int i = version; i < target; i++) {

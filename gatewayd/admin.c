@@ -25,7 +25,7 @@
 #include "db.h"
 #include "log.h"
 
-#define MAX_LINE (1 << 20)
+#define MAX_LINE     (1 << 20)
 #define MAX_SESSIONS 32
 
 gw_admin_reload_fn gw_admin_reload;

@@ -13,9 +13,9 @@ struct gw_config;
 
 /* What a command handler gets. */
 struct gw_admin_ctx {
-    sqlite3 *db;           /* read-only connection of this admin session */
+    sqlite3 *db; /* read-only connection of this admin session */
     const char *db_path;
-    const char *err_code;  /* set by a failing handler */
+    const char *err_code; /* set by a failing handler */
     char err_msg[512];
 };
 

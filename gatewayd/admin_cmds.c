@@ -90,14 +90,14 @@ static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
 
 /* ---- keys -------------------------------------------------------------- */
 
-#define KEY_COLS                                                                             \
-    "SELECT k.id, k.name, t.name, k.prefix, k.created_at, k.revoked_at, k.expires_at, "     \
-    "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models FROM keys k "                          \
+#define KEY_COLS                                                                                   \
+    "SELECT k.id, k.name, t.name, k.prefix, k.created_at, k.revoked_at, k.expires_at, "            \
+    "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models FROM keys k "                                \
     "LEFT JOIN teams t ON t.id = k.team_id "
 
 static cJSON *key_json(sqlite3_stmt *st)
 {
-    static const char *const names[] = {"id",         "name",       "team",     "prefix",
+    static const char *const names[] = {"id",         "name",       "team",      "prefix",
                                         "created_at", "revoked_at", "expires_at"};
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < 7; i++)
@@ -161,11 +161,12 @@ static int key_insert_apply(sqlite3 *db, void *arg)
 {
     struct key_insert *k = arg;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO keys (id, name, team_id, key_hash, prefix, created_at, "
-                                "is_admin, rpm, tpm, budget_usd, models) "
-                                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                                -1, &st, NULL);
+    int rc =
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO keys (id, name, team_id, key_hash, prefix, created_at, "
+                           "is_admin, rpm, tpm, budget_usd, models) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
@@ -202,7 +203,8 @@ static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
     const char *team = NULL;
     if (arg_str(ctx, args, "name", &k.name) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
-    if (arg_str(ctx, args, "team", &team) < 0 || (k.have_rpm = arg_num(ctx, args, "rpm", 1, &k.rpm)) < 0 ||
+    if (arg_str(ctx, args, "team", &team) < 0 ||
+        (k.have_rpm = arg_num(ctx, args, "rpm", 1, &k.rpm)) < 0 ||
         (k.have_tpm = arg_num(ctx, args, "tpm", 1, &k.tpm)) < 0 ||
         (k.have_budget = arg_num(ctx, args, "budget_usd", 0, &k.budget)) < 0)
         return NULL;
@@ -214,7 +216,8 @@ static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
     char *models_json = NULL;
     if (models && !cJSON_IsNull(models)) {
         if (!cJSON_IsArray(models) || !models->child)
-            return gw_admin_fail(ctx, "bad_request", "\"models\" must be a non-empty array of names");
+            return gw_admin_fail(ctx, "bad_request",
+                                 "\"models\" must be a non-empty array of names");
         for (const cJSON *m = models->child; m; m = m->next)
             if (!cJSON_IsString(m) || !*m->valuestring)
                 return gw_admin_fail(ctx, "bad_request", "\"models\" must hold model names");
@@ -319,14 +322,14 @@ static cJSON *cmd_key_revoke(struct gw_admin_ctx *ctx, const cJSON *args)
 
 /* ---- teams ------------------------------------------------------------- */
 
-#define TEAM_COLS                                                                      \
-    "SELECT t.id, t.name, t.created_at, t.rpm, t.tpm, t.budget_usd, "                  \
+#define TEAM_COLS                                                                                  \
+    "SELECT t.id, t.name, t.created_at, t.rpm, t.tpm, t.budget_usd, "                              \
     "(SELECT count(*) FROM keys k WHERE k.team_id = t.id) FROM teams t "
 
 static cJSON *team_json(sqlite3_stmt *st)
 {
-    static const char *const names[] = {"id", "name", "created_at", "rpm", "tpm", "budget_usd",
-                                        "keys"};
+    static const char *const names[] = {"id",  "name",       "created_at", "rpm",
+                                        "tpm", "budget_usd", "keys"};
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < 7; i++)
         add_col(o, names[i], st, i);
@@ -517,7 +520,8 @@ static cJSON *cmd_status(struct gw_admin_ctx *ctx, const cJSON *args)
     gw_writer_stats(&ws);
     cJSON_AddStringToObject(res, "version", GW_VERSION);
     cJSON_AddNumberToObject(res, "pid", getpid());
-    cJSON_AddNumberToObject(res, "uptime_s", (double)((gw_wall_ms() - gw_runtime.started_ms) / 1000));
+    cJSON_AddNumberToObject(res, "uptime_s",
+                            (double)((gw_wall_ms() - gw_runtime.started_ms) / 1000));
     cJSON_AddStringToObject(res, "listen", listen);
     cJSON_AddStringToObject(res, "config", cfg->path);
     cJSON_AddStringToObject(res, "db_path", gw_runtime.db_path);
@@ -541,7 +545,8 @@ static cJSON *cmd_reload(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     char err[600];
     if (!gw_admin_reload || gw_admin_reload(err, sizeof err) != 0)
-        return gw_admin_fail(ctx, "config_error", "%s", gw_admin_reload ? err : "reload unavailable");
+        return gw_admin_fail(ctx, "config_error", "%s",
+                             gw_admin_reload ? err : "reload unavailable");
     cJSON *res = cJSON_CreateObject();
     cJSON_AddTrueToObject(res, "reloaded");
     return res;
@@ -553,11 +558,11 @@ static const struct {
     const char *name;
     cJSON *(*fn)(struct gw_admin_ctx *ctx, const cJSON *args);
 } commands[] = {
-    {"key.create", cmd_key_create},     {"key.list", cmd_key_list},
-    {"key.show", cmd_key_show},         {"key.revoke", cmd_key_revoke},
-    {"team.create", cmd_team_create},   {"team.list", cmd_team_list},
-    {"team.show", cmd_team_show},       {"usage.report", cmd_usage_report},
-    {"status", cmd_status},             {"reload", cmd_reload},
+    {"key.create", cmd_key_create},   {"key.list", cmd_key_list},
+    {"key.show", cmd_key_show},       {"key.revoke", cmd_key_revoke},
+    {"team.create", cmd_team_create}, {"team.list", cmd_team_list},
+    {"team.show", cmd_team_show},     {"usage.report", cmd_usage_report},
+    {"status", cmd_status},           {"reload", cmd_reload},
 };
 
 cJSON *gw_admin_dispatch(struct gw_admin_ctx *ctx, const char *cmd, const cJSON *args)

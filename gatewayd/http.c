@@ -18,11 +18,13 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "connlimit.h"
 #include "errors.h"
 #include "log.h"
 #include "pipeline.h"
@@ -31,6 +33,7 @@
 
 static struct MHD_Daemon *daemon_;
 static int bound_port;
+static _Thread_local uintptr_t accepted_slot;
 
 const char *gw_request_header(struct gw_request *r, const char *name)
 {
@@ -97,8 +100,8 @@ static enum gw_stage_rc route_request(struct gw_request *r)
         gw_error_respond(r, 405, "invalid_request_error", "method_not_allowed", NULL,
                          "Method %s is not allowed on %s.", r->method, r->path);
     else
-        gw_error_respond(r, 404, "invalid_request_error", "not_found", NULL,
-                         "Unknown path %s.", r->path);
+        gw_error_respond(r, 404, "invalid_request_error", "not_found", NULL, "Unknown path %s.",
+                         r->path);
     return GW_STAGE_RESPOND;
 }
 
@@ -154,8 +157,8 @@ static enum MHD_Result queue(struct gw_request *r, struct MHD_Connection *conn)
 
     struct MHD_Response *resp;
     if (streaming)
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, r,
-                                                 NULL);
+        resp =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, r, NULL);
     else
         resp = MHD_create_response_from_buffer(r->out.len, r->out.data, MHD_RESPMEM_PERSISTENT);
     if (!resp)
@@ -189,7 +192,8 @@ static struct gw_request *begin(struct MHD_Connection *conn, const char *url, co
     r->fd = ci ? ci->connect_fd : -1;
     r->method = gw_arena_strdup(r->arena, method);
     const char *q = strchr(url, '?');
-    r->path = q ? gw_arena_strndup(r->arena, url, (size_t)(q - url)) : gw_arena_strdup(r->arena, url);
+    r->path =
+        q ? gw_arena_strndup(r->arena, url, (size_t)(q - url)) : gw_arena_strdup(r->arena, url);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "content-length");
     if (cl && strtoll(cl, NULL, 10) > r->cfg->limits.max_body_bytes)
         r->body_too_large = 1;
@@ -265,6 +269,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     gw_request_release(r);
 }
 
+/* Per-address limit: counted at accept, released at close. The slot rides in
+ * the connection's socket context (slot + 1, so NULL means not counted). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    unsigned slot;
+    if (!gw_connlimit_enter(addr, len, &slot)) {
+        gw_debug("http: refused a connection over limits.per_ip_connections");
+        return MHD_NO;
+    }
+    /* handed to on_connection through a per-thread variable: MHD calls the
+     * accept policy and then the STARTED notification on the same thread */
+    accepted_slot = slot + 1;
+    return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_ctx = (void *)(uintptr_t)accepted_slot;
+        accepted_slot = 0;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_ctx) {
+        gw_connlimit_leave((unsigned)((uintptr_t)*socket_ctx - 1));
+        *socket_ctx = NULL;
+    }
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -279,7 +310,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 int gw_http_start(const struct gw_config *cfg, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai = NULL;
     char port[16];
@@ -298,14 +330,15 @@ int gw_http_start(const struct gw_config *cfg, char *err, size_t errlen)
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    gw_connlimit_set(cfg->limits.per_ip_connections);
     daemon_ = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, 0, on_accept, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->limits.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->limits.per_ip_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        (unsigned)cfg->limits.max_connections, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
         snprintf(err, errlen, "cannot listen on %s:%d (address in use, or not allowed?)",

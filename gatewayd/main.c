@@ -26,18 +26,17 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: gatewayd [-c FILE] [--check-config] [--help] [--version]\n"
-            "\n"
-            "  -c, --config FILE   configuration (YAML); without it the embedded default\n"
-            "                      runs: 127.0.0.1:8080, data in ./var, the echo model,\n"
-            "                      and OpenAI models when OPENAI_API_KEY is set\n"
-            "      --check-config  validate the configuration and exit (0 = valid)\n"
-            "  -h, --help          this help\n"
-            "  -V, --version       print the version\n"
-            "\n"
-            "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT drain and exit.\n"
-            "Docs: docs/configuration.md, docs/http-api.md, docs/gwctl.md\n");
+    fprintf(f, "usage: gatewayd [-c FILE] [--check-config] [--help] [--version]\n"
+               "\n"
+               "  -c, --config FILE   configuration (YAML); without it the embedded default\n"
+               "                      runs: 127.0.0.1:8080, data in ./var, the echo model,\n"
+               "                      and OpenAI models when OPENAI_API_KEY is set\n"
+               "      --check-config  validate the configuration and exit (0 = valid)\n"
+               "  -h, --help          this help\n"
+               "  -V, --version       print the version\n"
+               "\n"
+               "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT drain and exit.\n"
+               "Docs: docs/configuration.md, docs/http-api.md, docs/gwctl.md\n");
 }
 
 static int mkdir_p(const char *path)
@@ -76,7 +75,8 @@ static int reload_config(char *err, size_t errlen)
                   strcmp(c->admin_socket, next->admin_socket) != 0;
     gw_runtime_config_release(cur);
     if (restart)
-        gw_warn("reload: listen, data_dir and admin_socket changes take effect at the next restart");
+        gw_warn(
+            "reload: listen, data_dir and admin_socket changes take effect at the next restart");
     enum gw_log_level lvl;
     if (gw_log_parse_level(next->log_level, &lvl) == 0)
         gw_log_set_level(lvl);

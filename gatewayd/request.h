@@ -52,9 +52,9 @@ struct gw_request {
     const char *method, *path;
     struct gw_buf body;
     int body_too_large;
-    int queued;  /* a response has been queued with MHD */
+    int queued;     /* a response has been queued with MHD */
     int dispatched; /* the pipeline has run */
-    int stage;   /* pipeline position, for resumption */
+    int stage;      /* pipeline position, for resumption */
 
     /* parsed request (pipeline stages) */
     cJSON *json;
@@ -77,13 +77,13 @@ struct gw_request {
 
     /* shared with the upstream thread */
     pthread_mutex_t mu;
-    struct MHD_Connection *conn; /* mu: NULL once MHD has completed the request */
-    int suspended;               /* mu */
-    int ready;                   /* mu: a response (or stream head) can be queued */
-    int upstream_done;           /* mu: nothing more will be appended to out */
-    int client_gone;             /* mu */
-    int paused;                  /* mu: the transfer is paused for backpressure */
-    struct gw_buf out;           /* mu: response bytes not yet given to MHD */
+    struct MHD_Connection *conn;  /* mu: NULL once MHD has completed the request */
+    int suspended;                /* mu */
+    int ready;                    /* mu: a response (or stream head) can be queued */
+    int upstream_done;            /* mu: nothing more will be appended to out */
+    int client_gone;              /* mu */
+    int paused;                   /* mu: the transfer is paused for backpressure */
+    struct gw_buf out;            /* mu: response bytes not yet given to MHD */
     struct gw_transfer *transfer; /* mu: set while an upstream transfer runs */
     void *provider_state;         /* the adapter's per-request state (arena) */
 

@@ -373,8 +373,7 @@ static void sweep(long long now)
             unpause(t);
         if (!t->got_head && now - t->t_submit > (long long)t->to.first_byte_ms * 1000) {
             finish(t, GW_UP_TIMEOUT, "no response from upstream within first_byte_ms");
-        } else if (t->got_head && !t->paused &&
-                   now - t->t_last > (long long)t->to.idle_ms * 1000) {
+        } else if (t->got_head && !t->paused && now - t->t_last > (long long)t->to.idle_ms * 1000) {
             finish(t, GW_UP_TIMEOUT, "upstream idle for longer than idle_ms");
         }
         t = next;

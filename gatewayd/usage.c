@@ -21,7 +21,8 @@ double gw_usage_cost(const struct gw_pricing *p, long long prompt, long long com
         return 0;
     if (cached > prompt)
         cached = prompt;
-    double cached_price = p->cached_input_per_mtok > 0 ? p->cached_input_per_mtok : p->input_per_mtok;
+    double cached_price =
+        p->cached_input_per_mtok > 0 ? p->cached_input_per_mtok : p->input_per_mtok;
     return ((double)(prompt - cached) * p->input_per_mtok + (double)cached * cached_price +
             (double)completion * p->output_per_mtok) /
            1e6;

@@ -5,11 +5,11 @@
  * numbered array queue): a push is one CAS, no lock. The writer pops batches
  * of up to 1,000 items (usage rows linger up to 50 ms for company) and
  * commits them in order; the waiters of admin items are woken after their
- * commit. When the ring is empty the writer sleeps on a condition variable; a producer signals it only
- * if it is actually asleep, so a busy gateway pays no syscall per record. A
- * full ring makes the producer sleep-and-retry (counted as a stall): billing
- * data is delayed, never dropped. Admin changes run in transactions of their
- * own, between runs of usage rows, so a failing change cannot undo usage. */
+ * commit. When the ring is empty the writer sleeps on a condition variable; a producer signals it
+ * only if it is actually asleep, so a busy gateway pays no syscall per record. A full ring makes
+ * the producer sleep-and-retry (counted as a stall): billing data is delayed, never dropped. Admin
+ * changes run in transactions of their own, between runs of usage rows, so a failing change cannot
+ * undo usage. */
 #include "writer.h"
 
 #include <errno.h>
@@ -74,8 +74,8 @@ static int ring_push(const struct item *it)
         size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         intptr_t dif = (intptr_t)seq - (intptr_t)pos;
         if (dif == 0) {
-            if (atomic_compare_exchange_weak_explicit(&W.enq, &pos, pos + 1,
-                                                      memory_order_relaxed, memory_order_relaxed)) {
+            if (atomic_compare_exchange_weak_explicit(&W.enq, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
                 c->item = *it;
                 atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
                 return 0;
@@ -325,7 +325,8 @@ int gw_writer_start(const char *db_path, char *err, size_t errlen)
     sqlite3_exec(W.db, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;", NULL, NULL, NULL);
     if (sqlite3_prepare_v3(
             W.db,
-            "INSERT OR REPLACE INTO usage (request_id, created_at, key_id, team_id, endpoint, model, "
+            "INSERT OR REPLACE INTO usage (request_id, created_at, key_id, team_id, endpoint, "
+            "model, "
             "provider, upstream_model, status, stream, prompt_tokens, completion_tokens, "
             "cached_tokens, cost_usd, latency_ms, ttfb_ms, overhead_us, client_gone, error) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

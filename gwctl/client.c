@@ -194,8 +194,9 @@ static char *read_line(int fd, size_t *len, long long deadline, volatile sig_ato
             if (used == 0)
                 seterr(err, "the daemon closed the connection without replying");
             else
-                seterr(err, "the daemon closed the connection in the middle of a reply "
-                            "(%zu bytes, no newline)",
+                seterr(err,
+                       "the daemon closed the connection in the middle of a reply "
+                       "(%zu bytes, no newline)",
                        used);
             goto fail;
         }

@@ -18,7 +18,7 @@
 
 #include "client.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define NELEM(a)  (sizeof(a) / sizeof((a)[0]))
 #define PARAMS(a) .params = (a), .nparams = NELEM(a)
 
 /* Largest integer a JSON number carries exactly (2^53 - 1). */
@@ -29,87 +29,164 @@ static gwctl_local_fn help_local;
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct gwctl_param key_create_params[] = {
-    {.option = "name", .metavar = "N", .arg = "name", .type = GWCTL_T_STRING, .required = true,
+    {.option = "name",
+     .metavar = "N",
+     .arg = "name",
+     .type = GWCTL_T_STRING,
+     .required = true,
      .help = "name of the key (unique)"},
-    {.option = "team", .metavar = "T", .arg = "team", .type = GWCTL_T_STRING,
-     .help = "team the key belongs to (must exist)", .complete = GWCTL_COMPLETE_TEAM},
-    {.option = "rpm", .metavar = "N", .arg = "rpm", .type = GWCTL_T_INT,
+    {.option = "team",
+     .metavar = "T",
+     .arg = "team",
+     .type = GWCTL_T_STRING,
+     .help = "team the key belongs to (must exist)",
+     .complete = GWCTL_COMPLETE_TEAM},
+    {.option = "rpm",
+     .metavar = "N",
+     .arg = "rpm",
+     .type = GWCTL_T_INT,
      .help = "limit: requests per minute"},
-    {.option = "tpm", .metavar = "N", .arg = "tpm", .type = GWCTL_T_INT,
+    {.option = "tpm",
+     .metavar = "N",
+     .arg = "tpm",
+     .type = GWCTL_T_INT,
      .help = "limit: tokens per minute"},
-    {.option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,
+    {.option = "budget",
+     .metavar = "USD",
+     .arg = "budget_usd",
+     .type = GWCTL_T_USD,
      .help = "spending budget in USD, e.g. 25 or 12.50"},
-    {.option = "admin", .arg = "admin", .type = GWCTL_T_FLAG,
+    {.option = "admin",
+     .arg = "admin",
+     .type = GWCTL_T_FLAG,
      .help = "the key may also call the gateway's admin HTTP endpoints"},
-    {.option = "models", .metavar = "a,b,c", .arg = "models", .type = GWCTL_T_LIST,
+    {.option = "models",
+     .metavar = "a,b,c",
+     .arg = "models",
+     .type = GWCTL_T_LIST,
      .help = "comma-separated models the key may use (default: all)"},
 };
 
 static const struct gwctl_param key_id_params[] = {
-    {.metavar = "ID", .arg = "id", .type = GWCTL_T_STRING, .required = true,
-     .help = "key id (key_...) or key name", .complete = GWCTL_COMPLETE_KEY},
+    {.metavar = "ID",
+     .arg = "id",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "key id (key_...) or key name",
+     .complete = GWCTL_COMPLETE_KEY},
 };
 
 static const struct gwctl_param team_create_params[] = {
-    {.metavar = "NAME", .arg = "name", .type = GWCTL_T_STRING, .required = true,
+    {.metavar = "NAME",
+     .arg = "name",
+     .type = GWCTL_T_STRING,
+     .required = true,
      .help = "name of the team (unique)"},
-    {.option = "rpm", .metavar = "N", .arg = "rpm", .type = GWCTL_T_INT,
+    {.option = "rpm",
+     .metavar = "N",
+     .arg = "rpm",
+     .type = GWCTL_T_INT,
      .help = "limit: requests per minute, for the whole team"},
-    {.option = "tpm", .metavar = "N", .arg = "tpm", .type = GWCTL_T_INT,
+    {.option = "tpm",
+     .metavar = "N",
+     .arg = "tpm",
+     .type = GWCTL_T_INT,
      .help = "limit: tokens per minute, for the whole team"},
-    {.option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,
+    {.option = "budget",
+     .metavar = "USD",
+     .arg = "budget_usd",
+     .type = GWCTL_T_USD,
      .help = "spending budget in USD, for the whole team"},
 };
 
 static const struct gwctl_param team_name_params[] = {
-    {.metavar = "NAME", .arg = "name", .type = GWCTL_T_STRING, .required = true,
-     .help = "team name", .complete = GWCTL_COMPLETE_TEAM},
+    {.metavar = "NAME",
+     .arg = "name",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "team name",
+     .complete = GWCTL_COMPLETE_TEAM},
 };
 
 static const char *const usage_by_choices[] = {"key", "team", "model", "day", NULL};
 
 static const struct gwctl_param usage_report_params[] = {
-    {.option = "by", .metavar = "key|team|model|day", .arg = "by", .type = GWCTL_T_CHOICE,
-     .help = "group rows by key (default), team, model or UTC day", .choices = usage_by_choices,
+    {.option = "by",
+     .metavar = "key|team|model|day",
+     .arg = "by",
+     .type = GWCTL_T_CHOICE,
+     .help = "group rows by key (default), team, model or UTC day",
+     .choices = usage_by_choices,
      .complete = GWCTL_COMPLETE_CHOICES},
-    {.option = "since", .metavar = "DURATION", .arg = "since", .type = GWCTL_T_SINCE,
+    {.option = "since",
+     .metavar = "DURATION",
+     .arg = "since",
+     .type = GWCTL_T_SINCE,
      .help = "only usage since 30m, 12h, 7d, 2w ago, or a UTC date 2026-11-01 "
              "(default: all time)"},
 };
 
 static const struct gwctl_param help_params[] = {
-    {.metavar = "COMMAND", .type = GWCTL_T_WORDS, .help = "a command or command group",
+    {.metavar = "COMMAND",
+     .type = GWCTL_T_WORDS,
+     .help = "a command or command group",
      .complete = GWCTL_COMPLETE_COMMAND},
 };
 
 const struct gwctl_cmd gwctl_commands[] = {
-    {.words = {"key", "create"}, .proto = "key.create", PARAMS(key_create_params),
+    {.words = {"key", "create"},
+     .proto = "key.create",
+     PARAMS(key_create_params),
      .help = "create a virtual API key; its secret is printed this once only",
-     .view = gwctl_view_key_created, .flags = GWCTL_CMD_SECRET},
-    {.words = {"key", "list"}, .proto = "key.list", .help = "list all keys, oldest first",
+     .view = gwctl_view_key_created,
+     .flags = GWCTL_CMD_SECRET},
+    {.words = {"key", "list"},
+     .proto = "key.list",
+     .help = "list all keys, oldest first",
      .view = gwctl_view_key_list},
-    {.words = {"key", "show"}, .proto = "key.show", PARAMS(key_id_params),
-     .help = "show one key and its limits", .view = gwctl_view_key_show},
-    {.words = {"key", "revoke"}, .proto = "key.revoke", PARAMS(key_id_params),
+    {.words = {"key", "show"},
+     .proto = "key.show",
+     PARAMS(key_id_params),
+     .help = "show one key and its limits",
+     .view = gwctl_view_key_show},
+    {.words = {"key", "revoke"},
+     .proto = "key.revoke",
+     PARAMS(key_id_params),
      .help = "revoke a key; the next request made with it is refused",
      .view = gwctl_view_key_revoked},
-    {.words = {"team", "create"}, .proto = "team.create", PARAMS(team_create_params),
-     .help = "create a team, with optional team-wide limits", .view = gwctl_view_team_created},
-    {.words = {"team", "list"}, .proto = "team.list", .help = "list all teams",
+    {.words = {"team", "create"},
+     .proto = "team.create",
+     PARAMS(team_create_params),
+     .help = "create a team, with optional team-wide limits",
+     .view = gwctl_view_team_created},
+    {.words = {"team", "list"},
+     .proto = "team.list",
+     .help = "list all teams",
      .view = gwctl_view_team_list},
-    {.words = {"team", "show"}, .proto = "team.show", PARAMS(team_name_params),
-     .help = "show a team and its keys", .view = gwctl_view_team_show},
-    {.words = {"usage", "report"}, .proto = "usage.report", PARAMS(usage_report_params),
+    {.words = {"team", "show"},
+     .proto = "team.show",
+     PARAMS(team_name_params),
+     .help = "show a team and its keys",
+     .view = gwctl_view_team_show},
+    {.words = {"usage", "report"},
+     .proto = "usage.report",
+     PARAMS(usage_report_params),
      .help = "requests, tokens and cost, grouped, with a total",
      .view = gwctl_view_usage_report},
-    {.words = {"status"}, .proto = "status", .help = "daemon version, uptime, counters",
+    {.words = {"status"},
+     .proto = "status",
+     .help = "daemon version, uptime, counters",
      .view = gwctl_view_status},
-    {.words = {"reload"}, .proto = "reload",
+    {.words = {"reload"},
+     .proto = "reload",
      .help = "reload the configuration (as SIGHUP does); refused if it is invalid",
      .view = gwctl_view_reloaded},
-    {.words = {"help"}, PARAMS(help_params), .local = help_local,
+    {.words = {"help"},
+     PARAMS(help_params),
+     .local = help_local,
      .help = "list commands, or describe one: help key create"},
-    {.words = {"quit"}, .help = "leave the shell (also: exit, Ctrl-D)",
+    {.words = {"quit"},
+     .help = "leave the shell (also: exit, Ctrl-D)",
      .flags = GWCTL_CMD_SHELL_ONLY | GWCTL_CMD_QUIT},
     {.words = {"exit"}, .help = "leave the shell", .flags = GWCTL_CMD_SHELL_ONLY | GWCTL_CMD_QUIT},
 };
@@ -419,8 +496,11 @@ int gwctl_parse_since(const char *s, time_t now, long long *out)
                 return -1;
             n = n * 10 + (s[i] - '0');
         }
-        static const long long unit[] = {['s' - 'a'] = 1, ['m' - 'a'] = 60, ['h' - 'a'] = 3600,
-                                         ['d' - 'a'] = 86400, ['w' - 'a'] = 7 * 86400};
+        static const long long unit[] = {['s' - 'a'] = 1,
+                                         ['m' - 'a'] = 60,
+                                         ['h' - 'a'] = 3600,
+                                         ['d' - 'a'] = 86400,
+                                         ['w' - 'a'] = 7 * 86400};
         *out = (long long)now - n * unit[s[len - 1] - 'a'];
         if (*out < 0)
             *out = 0;

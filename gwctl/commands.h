@@ -54,9 +54,9 @@ struct gwctl_param {
  * command's name. */
 typedef enum gwctl_exit gwctl_local_fn(const struct gwctl_ctx *ctx, int argc, char **argv);
 
-#define GWCTL_CMD_SECRET 1u     /* creates or carries a secret: kept out of history */
+#define GWCTL_CMD_SECRET     1u /* creates or carries a secret: kept out of history */
 #define GWCTL_CMD_SHELL_ONLY 2u /* meaningful only in the shell */
-#define GWCTL_CMD_QUIT 4u       /* leaves the shell */
+#define GWCTL_CMD_QUIT       4u /* leaves the shell */
 
 /* One command, described once. */
 struct gwctl_cmd {

@@ -21,18 +21,18 @@ enum gwctl_exit {
                                 malformed line) */
 };
 
-#define GWCTL_DEFAULT_SOCKET "./var/gwctl.sock"
+#define GWCTL_DEFAULT_SOCKET     "./var/gwctl.sock"
 #define GWCTL_DEFAULT_TIMEOUT_MS 30000
 
 /* How and where a command runs. Owned by main.c; commands only read it. */
 struct gwctl_ctx {
-    const char *socket_path; /* resolved: -s, GWCTL_SOCKET or the default */
-    int timeout_ms;          /* per request: connect + send + reply */
-    bool json;               /* --json given before the command */
-    bool in_shell;           /* usage lines read "key show ID", not "gwctl key show ID" */
+    const char *socket_path;       /* resolved: -s, GWCTL_SOCKET or the default */
+    int timeout_ms;                /* per request: connect + send + reply */
+    bool json;                     /* --json given before the command */
+    bool in_shell;                 /* usage lines read "key show ID", not "gwctl key show ID" */
     volatile sig_atomic_t *cancel; /* set by SIGINT in the shell; may be NULL */
-    FILE *out;               /* results */
-    FILE *err;               /* diagnostics */
+    FILE *out;                     /* results */
+    FILE *err;                     /* diagnostics */
 };
 
 #endif

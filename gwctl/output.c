@@ -196,9 +196,8 @@ void gwctl_print_table(FILE *out, const struct gwctl_col *cols, size_t ncols, co
     cJSON_ArrayForEach(row, rows)
     {
         for (size_t c = 0; c < ncols; c++)
-            cell[line * ncols + c] =
-                gwctl_format(cJSON_GetObjectItemCaseSensitive(row, cols[c].key), cols[c].fmt,
-                             cols[c].null_text);
+            cell[line * ncols + c] = gwctl_format(
+                cJSON_GetObjectItemCaseSensitive(row, cols[c].key), cols[c].fmt, cols[c].null_text);
         line++;
     }
     if (totals) {
@@ -235,8 +234,7 @@ void gwctl_print_table(FILE *out, const struct gwctl_col *cols, size_t ncols, co
     free(width);
 }
 
-void gwctl_print_fields(FILE *out, const struct gwctl_col *fields, size_t nfields,
-                        const cJSON *obj)
+void gwctl_print_fields(FILE *out, const struct gwctl_col *fields, size_t nfields, const cJSON *obj)
 {
     size_t width = 0;
     for (size_t i = 0; i < nfields; i++)
@@ -245,8 +243,7 @@ void gwctl_print_fields(FILE *out, const struct gwctl_col *fields, size_t nfield
     for (size_t i = 0; i < nfields; i++) {
         char *v = gwctl_format(cJSON_GetObjectItemCaseSensitive(obj, fields[i].key), fields[i].fmt,
                                fields[i].null_text);
-        fprintf(out, "%s:%*s %s\n", fields[i].title, (int)(width - strlen(fields[i].title)), "",
-                v);
+        fprintf(out, "%s:%*s %s\n", fields[i].title, (int)(width - strlen(fields[i].title)), "", v);
         free(v);
     }
 }
@@ -439,8 +436,8 @@ void gwctl_view_team_created(FILE *out, const cJSON *result, const cJSON *args)
 
 void gwctl_view_team_list(FILE *out, const cJSON *result, const cJSON *args)
 {
-    gwctl_print_table(out, team_columns, NELEM(team_columns), member(result, "teams"),
-                      "(no teams)", NULL, NULL);
+    gwctl_print_table(out, team_columns, NELEM(team_columns), member(result, "teams"), "(no teams)",
+                      NULL, NULL);
 }
 
 void gwctl_view_team_show(FILE *out, const cJSON *result, const cJSON *args)

@@ -23,8 +23,8 @@ enum gwctl_fmt {
 
 /* One column of a table, or one line of a "key: value" block. */
 struct gwctl_col {
-    const char *title;     /* table header, or the label of a field line */
-    const char *key;       /* member of the JSON object */
+    const char *title; /* table header, or the label of a field line */
+    const char *key;   /* member of the JSON object */
     enum gwctl_fmt fmt;
     const char *null_text; /* shown for null/missing; NULL means "-" */
 };

@@ -33,9 +33,9 @@
 #include "client.h"
 #include "commands.h"
 
-#define GWCTL_PROMPT "gwctl> "
-#define GWCTL_HISTORY_FILE ".gwctl_history"
-#define GWCTL_HISTORY_MAX 1000
+#define GWCTL_PROMPT              "gwctl> "
+#define GWCTL_HISTORY_FILE        ".gwctl_history"
+#define GWCTL_HISTORY_MAX         1000
 #define GWCTL_COMPLETE_TIMEOUT_MS 1000
 
 static struct {

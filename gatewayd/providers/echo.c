@@ -35,8 +35,10 @@ static long long estimate_tokens(size_t bytes)
 static void chunk(struct gw_buf *o, const char *id, long long created, const char *model,
                   const char *delta_json, const char *finish, int with_usage_null)
 {
-    gw_buf_printf(o, "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%lld,"
-                     "\"model\":", id, created);
+    gw_buf_printf(o,
+                  "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%lld,"
+                  "\"model\":",
+                  id, created);
     gw_buf_json_str(o, model);
     gw_buf_printf(o, ",\"choices\":[{\"index\":0,\"delta\":%s,\"finish_reason\":%s}]%s}\n\n",
                   delta_json, finish, with_usage_null ? ",\"usage\":null" : "");
@@ -70,18 +72,23 @@ static enum gw_stage_rc chat(struct gw_request *r)
     r->status = 200;
     if (!r->stream) {
         r->content_type = "application/json";
-        gw_buf_printf(o, "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
-                      id, created);
+        gw_buf_printf(
+            o, "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":", id,
+            created);
         gw_buf_json_str(o, r->model_name);
-        gw_buf_puts(o, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+        gw_buf_puts(o,
+                    ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
         gw_buf_json_str(o, reply.data);
-        gw_buf_printf(o, "},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{"
-                         "\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n",
-                      r->prompt_tokens, r->completion_tokens, r->prompt_tokens + r->completion_tokens);
+        gw_buf_printf(o,
+                      "},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{"
+                      "\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n",
+                      r->prompt_tokens, r->completion_tokens,
+                      r->prompt_tokens + r->completion_tokens);
     } else {
         r->content_type = "text/event-stream";
         int un = r->client_wants_usage;
-        chunk(o, id, created, r->model_name, "{\"role\":\"assistant\",\"content\":\"\"}", "null", un);
+        chunk(o, id, created, r->model_name, "{\"role\":\"assistant\",\"content\":\"\"}", "null",
+              un);
         struct gw_buf word = {0}, delta = {0};
         const char *p = reply.data;
         while (*p) {
@@ -100,11 +107,14 @@ static enum gw_stage_rc chat(struct gw_request *r)
         gw_buf_free(&delta);
         chunk(o, id, created, r->model_name, "{}", "\"stop\"", un);
         if (un) {
-            gw_buf_printf(o, "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\","
-                             "\"created\":%lld,\"model\":", id, created);
+            gw_buf_printf(o,
+                          "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\","
+                          "\"created\":%lld,\"model\":",
+                          id, created);
             gw_buf_json_str(o, r->model_name);
-            gw_buf_printf(o, ",\"choices\":[],\"usage\":{\"prompt_tokens\":%lld,"
-                             "\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n\n",
+            gw_buf_printf(o,
+                          ",\"choices\":[],\"usage\":{\"prompt_tokens\":%lld,"
+                          "\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n\n",
                           r->prompt_tokens, r->completion_tokens,
                           r->prompt_tokens + r->completion_tokens);
         }

@@ -23,10 +23,10 @@
 
 struct openai_state {
     struct gw_sse sse;
-    struct gw_buf body;    /* non-streamed answer, or an error body */
-    struct gw_buf relay;   /* events to hand to the client from one feed */
+    struct gw_buf body;  /* non-streamed answer, or an error body */
+    struct gw_buf relay; /* events to hand to the client from one feed */
     long status;
-    int done_seen;         /* "data: [DONE]" arrived */
+    int done_seen; /* "data: [DONE]" arrived */
     int too_large;
 };
 
@@ -104,8 +104,7 @@ static size_t on_data(struct gw_request *r, const char *data, size_t len)
     int streaming;
     pthread_mutex_lock(&r->mu);
     streaming = r->streaming;
-    if (streaming && !r->client_gone &&
-        r->out.len >= (size_t)r->cfg->limits.stream_buffer_bytes) {
+    if (streaming && !r->client_gone && r->out.len >= (size_t)r->cfg->limits.stream_buffer_bytes) {
         r->paused = 1; /* the client reads slower than upstream writes */
         pthread_mutex_unlock(&r->mu);
         return GW_UPSTREAM_PAUSE;

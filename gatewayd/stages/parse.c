@@ -49,12 +49,13 @@ static enum gw_stage_rc check_messages(struct gw_request *r, const cJSON *msgs)
             return bad(r, "missing_required_parameter", param, msg);
         }
         if (!cJSON_IsString(role) || !valid_role(role->valuestring)) {
-            snprintf(msg, sizeof msg, "'%s' must be one of system, developer, user, assistant, tool.",
-                     param);
+            snprintf(msg, sizeof msg,
+                     "'%s' must be one of system, developer, user, assistant, tool.", param);
             return bad(r, "invalid_value", param, msg);
         }
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-        if (content && !cJSON_IsString(content) && !cJSON_IsArray(content) && !cJSON_IsNull(content)) {
+        if (content && !cJSON_IsString(content) && !cJSON_IsArray(content) &&
+            !cJSON_IsNull(content)) {
             snprintf(param, sizeof param, "messages[%d].content", i);
             snprintf(msg, sizeof msg, "'%s' must be a string, an array of content parts, or null.",
                      param);
@@ -72,19 +73,21 @@ static enum gw_stage_rc run(struct gw_request *r)
     r->json = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, &end, 0);
     if (!r->json) {
         char msg[160];
-        snprintf(msg, sizeof msg, "We could not parse the JSON body of your request (error near byte %zu).",
+        snprintf(msg, sizeof msg,
+                 "We could not parse the JSON body of your request (error near byte %zu).",
                  (size_t)(end && end >= r->body.data ? end - r->body.data : 0));
         return bad(r, "invalid_json", NULL, msg);
     }
     for (const char *e = end; e && e < r->body.data + r->body.len; e++)
         if (*e != ' ' && *e != '\t' && *e != '\r' && *e != '\n' && *e != '\0')
-            return bad(r, "invalid_json",
-                       NULL, "The JSON body of your request has data after its end.");
+            return bad(r, "invalid_json", NULL,
+                       "The JSON body of your request has data after its end.");
     if (!cJSON_IsObject(r->json))
         return bad(r, "invalid_type", NULL, "The request body must be a JSON object.");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->json, "model");
     if (!model)
-        return bad(r, "missing_required_parameter", "model", "Missing required parameter: 'model'.");
+        return bad(r, "missing_required_parameter", "model",
+                   "Missing required parameter: 'model'.");
     if (!cJSON_IsString(model) || !*model->valuestring)
         return bad(r, "invalid_type", "model", "'model' must be a non-empty string.");
     r->model_name = gw_arena_strdup(r->arena, model->valuestring);
@@ -105,9 +108,9 @@ static enum gw_stage_rc run(struct gw_request *r)
                        "'stream_options.include_usage' must be a boolean.");
         r->client_wants_usage = cJSON_IsTrue(iu);
     }
-    static const char *const numeric[] = {"max_tokens", "max_completion_tokens", "temperature",
-                                          "top_p", "n", "seed", "presence_penalty",
-                                          "frequency_penalty"};
+    static const char *const numeric[] = {
+        "max_tokens", "max_completion_tokens", "temperature",      "top_p", "n",
+        "seed",       "presence_penalty",      "frequency_penalty"};
     for (size_t i = 0; i < sizeof numeric / sizeof *numeric; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, numeric[i]);
         if (v && !cJSON_IsNumber(v) && !cJSON_IsNull(v)) {

@@ -66,7 +66,8 @@ static void test_full_config(void **state)
     const char *yaml = "listen: \"[::1]:9000\"\n"
                        "data_dir: /tmp/x\n"
                        "providers:\n"
-                       "  - { name: up, type: openai, base_url: 'http://127.0.0.1:1/v1/', api_key: env:GWTEST_KEY }\n"
+                       "  - { name: up, type: openai, base_url: 'http://127.0.0.1:1/v1/', api_key: "
+                       "env:GWTEST_KEY }\n"
                        "models:\n"
                        "  - name: m1\n"
                        "    deployments: [ { provider: up, model: real-m1 } ]\n"
@@ -102,7 +103,8 @@ static void test_secret_from_file(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "filesecret\n", 11), 11);
     close(fd);
-    snprintf(yaml, sizeof yaml, "providers:\n  - { name: p, type: openai, api_key: 'file:%s' }\n", path);
+    snprintf(yaml, sizeof yaml, "providers:\n  - { name: p, type: openai, api_key: 'file:%s' }\n",
+             path);
     struct gw_config *cfg = parse(yaml, err);
     unlink(path);
     if (!cfg)
@@ -114,7 +116,8 @@ static void test_secret_from_file(void **state)
 static void test_errors(void **state)
 {
     expect_error("listen: 1.2.3.4:80\nbogus: 1\n", "t.yaml:2: bogus: unknown key");
-    expect_error("limits:\n  max_body_bytes: lots\n", "t.yaml:2: max_body_bytes: expected an integer");
+    expect_error("limits:\n  max_body_bytes: lots\n",
+                 "t.yaml:2: max_body_bytes: expected an integer");
     expect_error("providers:\n  - { name: a, type: carrier-pigeon }\n", "t.yaml:2: type:");
     expect_error("providers:\n  - { name: a, type: openai, api_key: sk-plain }\n",
                  "never written in clear");
@@ -135,10 +138,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_embedded_default),
-        cmocka_unit_test(test_default_with_openai_env),
-        cmocka_unit_test(test_full_config),
-        cmocka_unit_test(test_secret_from_file),
+        cmocka_unit_test(test_embedded_default), cmocka_unit_test(test_default_with_openai_env),
+        cmocka_unit_test(test_full_config),      cmocka_unit_test(test_secret_from_file),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
