@@ -107,13 +107,13 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/gatewayd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/bin/
 
+FORMAT_FILES = $(COMMON_SRC) $(GW_SRC) $(CTL_SRC) $(MOCK_SRC) $(UNIT_SRC) $(wildcard tests/fuzz/*.c) \
+	       $(wildcard common/*.h gatewayd/*.h gatewayd/*/*.h gwctl/*.h tests/mock/*.h)
 format:
-	clang-format -i $(COMMON_SRC) $(GW_SRC) $(CTL_SRC) $(MOCK_SRC) $(UNIT_SRC) \
-	    $(wildcard common/*.h gatewayd/*.h gatewayd/*/*.h gwctl/*.h tests/mock/*.h)
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run -Werror $(COMMON_SRC) $(GW_SRC) $(CTL_SRC) $(MOCK_SRC) $(UNIT_SRC) \
-	    $(wildcard common/*.h gatewayd/*.h gatewayd/*/*.h gwctl/*.h tests/mock/*.h)
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 clean:
 	rm -rf build build-san build-fuzz
