@@ -92,8 +92,10 @@ static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
 
 #define KEY_COLS                                                                                   \
     "SELECT k.id, k.name, t.name, k.prefix, k.created_at, k.revoked_at, k.expires_at, "            \
-    "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models FROM keys k "                                \
-    "LEFT JOIN teams t ON t.id = k.team_id "
+    "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models, k.rotated_at, "                             \
+    "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_prefix END, "                          \
+    "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_valid_until END "                      \
+    "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
 
 static cJSON *key_json(sqlite3_stmt *st)
 {
@@ -109,6 +111,9 @@ static cJSON *key_json(sqlite3_stmt *st)
     const unsigned char *models = sqlite3_column_text(st, 11);
     cJSON *m = models ? cJSON_Parse((const char *)models) : NULL;
     cJSON_AddItemToObject(o, "models", m ? m : cJSON_CreateNull());
+    add_col(o, "rotated_at", st, 12);
+    add_col(o, "previous_prefix", st, 13);
+    add_col(o, "previous_valid_until", st, 14);
     return o;
 }
 
@@ -119,7 +124,8 @@ static cJSON *key_lookup(struct gw_admin_ctx *ctx, const char *ref)
     cJSON *out = NULL;
     if (sqlite3_prepare_v2(ctx->db,
                            KEY_COLS "WHERE k.id = ?1 OR k.name = ?1 "
-                                    "ORDER BY (k.id = ?1) DESC, k.created_at DESC, k.rowid DESC "
+                                    "ORDER BY (k.id = ?1) DESC, (k.revoked_at IS NULL) DESC, "
+                                    "k.created_at DESC, k.rowid DESC "
                                     "LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return gw_admin_fail(ctx, "internal", "%s", sqlite3_errmsg(ctx->db));
@@ -152,8 +158,8 @@ struct key_insert {
     char id[40], prefix[GW_KEY_DISPLAY_LEN + 1], team_id[40];
     const char *name, *models_json;
     unsigned char hash[GW_KEY_HASH_LEN];
-    int have_team, is_admin, have_rpm, have_tpm, have_budget;
-    double rpm, tpm, budget;
+    int have_team, is_admin, have_rpm, have_tpm, have_budget, have_expires;
+    double rpm, tpm, budget, expires;
     long long now;
 };
 
@@ -164,8 +170,8 @@ static int key_insert_apply(sqlite3 *db, void *arg)
     int rc =
         sqlite3_prepare_v2(db,
                            "INSERT INTO keys (id, name, team_id, key_hash, prefix, created_at, "
-                           "is_admin, rpm, tpm, budget_usd, models) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           "is_admin, rpm, tpm, budget_usd, models, expires_at) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
@@ -182,6 +188,7 @@ static int key_insert_apply(sqlite3 *db, void *arg)
     bind_opt_num(st, 10, k->have_budget, k->budget, 0);
     if (k->models_json)
         sqlite3_bind_text(st, 11, k->models_json, -1, SQLITE_STATIC);
+    bind_opt_num(st, 12, k->have_expires, k->expires, 1);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
@@ -206,8 +213,11 @@ static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
     if (arg_str(ctx, args, "team", &team) < 0 ||
         (k.have_rpm = arg_num(ctx, args, "rpm", 1, &k.rpm)) < 0 ||
         (k.have_tpm = arg_num(ctx, args, "tpm", 1, &k.tpm)) < 0 ||
-        (k.have_budget = arg_num(ctx, args, "budget_usd", 0, &k.budget)) < 0)
+        (k.have_budget = arg_num(ctx, args, "budget_usd", 0, &k.budget)) < 0 ||
+        (k.have_expires = arg_num(ctx, args, "expires_at", 1, &k.expires)) < 0)
         return NULL;
+    if (k.have_expires && k.expires <= (double)k.now)
+        return gw_admin_fail(ctx, "bad_request", "\"expires_at\" must be in the future");
     const cJSON *admin = cJSON_GetObjectItemCaseSensitive(args, "admin");
     if (admin && !cJSON_IsBool(admin))
         return gw_admin_fail(ctx, "bad_request", "\"admin\" must be a boolean");
@@ -317,6 +327,79 @@ static cJSON *cmd_key_revoke(struct gw_admin_ctx *ctx, const cJSON *args)
         return NULL;
     cJSON *res = cJSON_CreateObject();
     cJSON_AddItemToObject(res, "key", k);
+    return refresh_and(ctx, res);
+}
+
+struct key_rotate {
+    const char *id;
+    unsigned char hash[GW_KEY_HASH_LEN];
+    char prefix[GW_KEY_DISPLAY_LEN + 1];
+    long long now, grace;
+};
+
+static int key_rotate_apply(sqlite3 *db, void *arg)
+{
+    struct key_rotate *kr = arg;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db,
+                                "UPDATE keys SET "
+                                "prev_key_hash = CASE WHEN ?1 > 0 THEN key_hash END, "
+                                "prev_prefix = CASE WHEN ?1 > 0 THEN prefix END, "
+                                "prev_valid_until = CASE WHEN ?1 > 0 THEN ?2 + ?1 END, "
+                                "key_hash = ?3, prefix = ?4, rotated_at = ?2 "
+                                "WHERE id = ?5 AND revoked_at IS NULL",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, kr->grace);
+    sqlite3_bind_int64(st, 2, kr->now);
+    sqlite3_bind_blob(st, 3, kr->hash, GW_KEY_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, kr->prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, kr->id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int changed = sqlite3_changes(db);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db);
+    return changed == 1 ? SQLITE_OK : SQLITE_NOTFOUND;
+}
+
+/* A new secret for the same key id; the old secret keeps working for
+ * grace_s seconds (default 0: refused at once). */
+static cJSON *cmd_key_rotate(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    const char *ref = NULL;
+    double grace = 0;
+    if (arg_str(ctx, args, "id", &ref) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
+    if (arg_num(ctx, args, "grace_s", 1, &grace) < 0)
+        return NULL;
+    if (grace > 90 * 86400)
+        return gw_admin_fail(ctx, "bad_request", "\"grace_s\" is at most 90 days");
+    cJSON *k = key_lookup(ctx, ref);
+    if (!k)
+        return NULL;
+    char id[64];
+    snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(k, "id")->valuestring);
+    int revoked = !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(k, "revoked_at"));
+    cJSON_Delete(k);
+    if (revoked)
+        return gw_admin_fail(ctx, "conflict", "key %s is revoked; create a new one", id);
+    char secret[GW_KEY_SECRET_LEN + 1];
+    struct key_rotate kr = {.id = id, .now = time(NULL), .grace = (long long)grace};
+    gw_key_generate(secret);
+    gw_key_hash(secret, strlen(secret), kr.hash);
+    memcpy(kr.prefix, secret, GW_KEY_DISPLAY_LEN);
+    kr.prefix[GW_KEY_DISPLAY_LEN] = '\0';
+    int rc = gw_writer_run(key_rotate_apply, &kr);
+    if (rc == SQLITE_NOTFOUND)
+        return gw_admin_fail(ctx, "conflict", "key %s was revoked meanwhile", id);
+    if (rc != SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "could not rotate: %s", sqlite3_errstr(rc));
+    cJSON *res = key_lookup(ctx, id);
+    if (!res)
+        return NULL;
+    cJSON_AddStringToObject(res, "key", secret);
     return refresh_and(ctx, res);
 }
 
@@ -558,11 +641,17 @@ static const struct {
     const char *name;
     cJSON *(*fn)(struct gw_admin_ctx *ctx, const cJSON *args);
 } commands[] = {
-    {"key.create", cmd_key_create},   {"key.list", cmd_key_list},
-    {"key.show", cmd_key_show},       {"key.revoke", cmd_key_revoke},
-    {"team.create", cmd_team_create}, {"team.list", cmd_team_list},
-    {"team.show", cmd_team_show},     {"usage.report", cmd_usage_report},
-    {"status", cmd_status},           {"reload", cmd_reload},
+    {"key.create", cmd_key_create},
+    {"key.list", cmd_key_list},
+    {"key.show", cmd_key_show},
+    {"key.revoke", cmd_key_revoke},
+    {"key.rotate", cmd_key_rotate},
+    {"team.create", cmd_team_create},
+    {"team.list", cmd_team_list},
+    {"team.show", cmd_team_show},
+    {"usage.report", cmd_usage_report},
+    {"status", cmd_status},
+    {"reload", cmd_reload},
 };
 
 cJSON *gw_admin_dispatch(struct gw_admin_ctx *ctx, const char *cmd, const cJSON *args)

@@ -24,13 +24,14 @@ struct keyent {
     const char **models;
     int is_admin;
     long long revoked_at, expires_at;
+    long long valid_until; /* a rotated-out secret's grace end; 0 = none */
 };
 
 struct keyset {
     struct gw_arena *arena;
     struct keyent *slots;
     size_t mask;
-    long n_keys, n_teams;
+    long n_keys, n_teams, n_entries; /* entries: secrets, current and rotated-out */
 };
 
 static struct gw_snap keys_snap;
@@ -88,24 +89,30 @@ int gw_keys_reload(const char *db_path, char *err, size_t errlen)
         sqlite3_step(st) != SQLITE_ROW)
         goto dberr;
     count = sqlite3_column_int64(st, 0);
+    ks->n_keys = count;
     ks->n_teams = sqlite3_column_int64(st, 1);
     sqlite3_finalize(st);
     st = NULL;
 
     size_t cap = 16;
-    while (cap < (size_t)count * 2)
+    while (cap < (size_t)count * 4) /* each key may have a previous secret too */
         cap *= 2;
     ks->slots = gw_arena_calloc(a, cap * sizeof *ks->slots);
     ks->mask = cap - 1;
     if (sqlite3_prepare_v2(db,
                            "SELECT k.key_hash, k.id, k.name, k.team_id, t.name, k.models, "
-                           "k.is_admin, k.revoked_at, k.expires_at "
-                           "FROM keys k LEFT JOIN teams t ON t.id = k.team_id",
+                           "k.is_admin, k.revoked_at, k.expires_at, 0 "
+                           "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
+                           "UNION ALL "
+                           "SELECT k.prev_key_hash, k.id, k.name, k.team_id, t.name, k.models, "
+                           "k.is_admin, k.revoked_at, k.expires_at, k.prev_valid_until "
+                           "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
+                           "WHERE k.prev_key_hash IS NOT NULL AND k.prev_valid_until > unixepoch()",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 0) != GW_KEY_HASH_LEN || ks->n_keys >= count)
+        if (sqlite3_column_bytes(st, 0) != GW_KEY_HASH_LEN || ks->n_entries >= 2 * count)
             continue;
         const unsigned char *h = sqlite3_column_blob(st, 0);
         size_t i;
@@ -123,7 +130,8 @@ int gw_keys_reload(const char *db_path, char *err, size_t errlen)
         e->is_admin = sqlite3_column_int(st, 6);
         e->revoked_at = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
         e->expires_at = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8);
-        ks->n_keys++;
+        e->valid_until = sqlite3_column_int64(st, 9);
+        ks->n_entries++;
     }
     if (step != SQLITE_DONE)
         goto dberr;
@@ -164,7 +172,8 @@ enum gw_auth_result gw_keys_authenticate(struct gw_request *r, const char *secre
         long long now = time(NULL);
         if (e->revoked_at && e->revoked_at <= now) {
             res = GW_AUTH_REVOKED;
-        } else if (e->expires_at && e->expires_at <= now) {
+        } else if ((e->expires_at && e->expires_at <= now) ||
+                   (e->valid_until && e->valid_until <= now)) {
             res = GW_AUTH_EXPIRED;
         } else {
             struct gw_principal *w = &r->who;

@@ -65,6 +65,25 @@ static const struct gwctl_param key_create_params[] = {
      .arg = "models",
      .type = GWCTL_T_LIST,
      .help = "comma-separated models the key may use (default: all)"},
+    {.option = "expires",
+     .metavar = "WHEN",
+     .arg = "expires_at",
+     .type = GWCTL_T_UNTIL,
+     .help = "the key stops working after 30d, 12h... from now, or a UTC date 2027-01-31"},
+};
+
+static const struct gwctl_param key_rotate_params[] = {
+    {.metavar = "ID",
+     .arg = "id",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "key id (key_...) or key name",
+     .complete = GWCTL_COMPLETE_KEY},
+    {.option = "grace",
+     .metavar = "DURATION",
+     .arg = "grace_s",
+     .type = GWCTL_T_DURATION,
+     .help = "how long the old secret keeps working, e.g. 24h (default: not at all)"},
 };
 
 static const struct gwctl_param key_id_params[] = {
@@ -154,6 +173,12 @@ const struct gwctl_cmd gwctl_commands[] = {
      PARAMS(key_id_params),
      .help = "revoke a key; the next request made with it is refused",
      .view = gwctl_view_key_revoked},
+    {.words = {"key", "rotate"},
+     .proto = "key.rotate",
+     PARAMS(key_rotate_params),
+     .help = "issue a new secret for the same key id; the old one stops after --grace",
+     .view = gwctl_view_key_created,
+     .flags = GWCTL_CMD_SECRET},
     {.words = {"team", "create"},
      .proto = "team.create",
      PARAMS(team_create_params),
@@ -486,22 +511,36 @@ static bool digits_at(const char *s, int n, int *out)
     return true;
 }
 
+int gwctl_parse_duration(const char *s, long long *out)
+{
+    size_t len = strlen(s);
+    if (len == 0)
+        return -1;
+    int unit_char = isdigit((unsigned char)s[len - 1]) ? 's' : s[len - 1];
+    size_t digits = isdigit((unsigned char)s[len - 1]) ? len : len - 1;
+    if (digits == 0 || !strchr("smhdw", unit_char))
+        return -1;
+    long long n = 0;
+    for (size_t i = 0; i < digits; i++) {
+        if (!isdigit((unsigned char)s[i]) || n > 100000000000LL)
+            return -1;
+        n = n * 10 + (s[i] - '0');
+    }
+    static const long long unit[] = {['s' - 'a'] = 1,
+                                     ['m' - 'a'] = 60,
+                                     ['h' - 'a'] = 3600,
+                                     ['d' - 'a'] = 86400,
+                                     ['w' - 'a'] = 7 * 86400};
+    *out = n * unit[unit_char - 'a'];
+    return 0;
+}
+
 int gwctl_parse_since(const char *s, time_t now, long long *out)
 {
     size_t len = strlen(s);
-    if (len >= 2 && strchr("smhdw", s[len - 1])) {
-        long long n = 0;
-        for (size_t i = 0; i + 1 < len; i++) {
-            if (!isdigit((unsigned char)s[i]) || n > 100000000000LL)
-                return -1;
-            n = n * 10 + (s[i] - '0');
-        }
-        static const long long unit[] = {['s' - 'a'] = 1,
-                                         ['m' - 'a'] = 60,
-                                         ['h' - 'a'] = 3600,
-                                         ['d' - 'a'] = 86400,
-                                         ['w' - 'a'] = 7 * 86400};
-        *out = (long long)now - n * unit[s[len - 1] - 'a'];
+    long long secs;
+    if (len >= 2 && strchr("smhdw", s[len - 1]) && gwctl_parse_duration(s, &secs) == 0) {
+        *out = (long long)now - secs;
         if (*out < 0)
             *out = 0;
         return 0;
@@ -668,6 +707,26 @@ static int add_value(cJSON *args, const struct gwctl_param *p, const char *v, ti
             snprintf(err, errlen,
                      "%s wants a duration (30m, 12h, 7d, 2w) or a UTC date (2026-11-01), "
                      "not '%s'",
+                     label, v);
+            return -1;
+        }
+        item = cJSON_CreateNumber((double)n);
+        break;
+    case GWCTL_T_UNTIL:
+        if (strchr("smhdw", v[0] ? v[strlen(v) - 1] : 0) && gwctl_parse_duration(v, &n) == 0) {
+            n += (long long)now;
+        } else if (gwctl_parse_since(v, now, &n) != 0 || n <= (long long)now) {
+            snprintf(err, errlen,
+                     "%s wants a duration from now (12h, 30d) or a future UTC date "
+                     "(2027-01-31), not '%s'",
+                     label, v);
+            return -1;
+        }
+        item = cJSON_CreateNumber((double)n);
+        break;
+    case GWCTL_T_DURATION:
+        if (gwctl_parse_duration(v, &n) != 0) {
+            snprintf(err, errlen, "%s wants a duration such as 90s, 30m, 24h or 7d, not '%s'",
                      label, v);
             return -1;
         }

@@ -18,15 +18,17 @@
 
 /* The type of a parameter's value: how it is checked and sent. */
 enum gwctl_type {
-    GWCTL_T_STRING, /* non-empty string */
-    GWCTL_T_INT,    /* integer >= 0, sent as a JSON number */
-    GWCTL_T_USD,    /* decimal number >= 0 ("12", "12.50"), sent as a JSON number */
-    GWCTL_T_FLAG,   /* no value; sent as true */
-    GWCTL_T_LIST,   /* "a,b,c", sent as a JSON array of strings */
-    GWCTL_T_CHOICE, /* one of `choices`, sent as a string */
-    GWCTL_T_SINCE,  /* "30m", "12h", "7d", "2w" ago or a UTC date "2026-11-01",
-                       sent as unix seconds */
-    GWCTL_T_WORDS,  /* the rest of the line, not sent (local commands) */
+    GWCTL_T_STRING,   /* non-empty string */
+    GWCTL_T_INT,      /* integer >= 0, sent as a JSON number */
+    GWCTL_T_USD,      /* decimal number >= 0 ("12", "12.50"), sent as a JSON number */
+    GWCTL_T_FLAG,     /* no value; sent as true */
+    GWCTL_T_LIST,     /* "a,b,c", sent as a JSON array of strings */
+    GWCTL_T_CHOICE,   /* one of `choices`, sent as a string */
+    GWCTL_T_SINCE,    /* "30m", "12h", "7d", "2w" ago or a UTC date "2026-11-01",
+                         sent as unix seconds */
+    GWCTL_T_UNTIL,    /* "30d" from now or a UTC date, sent as unix seconds */
+    GWCTL_T_DURATION, /* "90s", "30m", "24h", "7d", "2w" or plain seconds, sent as seconds */
+    GWCTL_T_WORDS,    /* the rest of the line, not sent (local commands) */
 };
 
 /* Where tab completion finds candidates for a parameter's value. */
@@ -101,6 +103,8 @@ enum gwctl_exit gwctl_cmd_parse(const struct gwctl_cmd *cmd, int argc, char **ar
 
 /* Parses a --since value into unix seconds. Returns 0, or -1 if malformed. */
 int gwctl_parse_since(const char *s, time_t now, long long *out);
+/* Parses "90s", "30m", "24h", "7d", "2w" or plain digits into seconds. */
+int gwctl_parse_duration(const char *s, long long *out);
 
 /* "key create --name N [--team T] ..." (caller frees). */
 char *gwctl_cmd_synopsis(const struct gwctl_cmd *cmd);

@@ -337,6 +337,9 @@ static const struct gwctl_col key_fields[] = {
     {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
     {"expires_at", "expires_at", GWCTL_FMT_TIME, NULL},
     {"revoked_at", "revoked_at", GWCTL_FMT_TIME, NULL},
+    {"rotated_at", "rotated_at", GWCTL_FMT_TIME, NULL},
+    {"previous_prefix", "previous_prefix", GWCTL_FMT_TEXT, NULL},
+    {"previous_valid_until", "previous_valid_until", GWCTL_FMT_TIME, NULL},
 };
 
 static const struct gwctl_col key_columns[] = {
