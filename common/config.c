@@ -98,6 +98,38 @@ static int get_double(struct ctx *c, yaml_node_t *n, const char *key, double *ou
     return 0;
 }
 
+static int get_bool(struct ctx *c, yaml_node_t *n, const char *key, int *out)
+{
+    const char *s = scalar(n);
+    if (s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0))
+        *out = 1;
+    else if (s && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0))
+        *out = 0;
+    else
+        return fail(c, n, key, "expected true or false");
+    return 0;
+}
+
+/* A list of non-empty strings, NULL-terminated, in the config's arena. */
+static int get_str_list(struct ctx *c, yaml_node_t *n, const char *key, const char ***out,
+                        size_t *count)
+{
+    if (!n || n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, key, "expected a list of strings");
+    size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    const char **list = gw_arena_calloc(c->cfg->arena, (k + 1) * sizeof *list);
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_t *item = node(c, n->data.sequence.items.start[i]);
+        if (get_str(c, item, key, &list[i]) != 0)
+            return -1;
+        if (!*list[i])
+            return fail(c, item, key, "empty strings are not allowed here");
+    }
+    *out = list;
+    *count = k;
+    return 0;
+}
+
 /* Iterates a mapping: for each pair, calls fn(c, key, value, arg). */
 typedef int (*pair_fn)(struct ctx *c, const char *key, yaml_node_t *val, void *arg);
 
@@ -177,6 +209,18 @@ static int limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
     if (strcmp(k, "connection_timeout_s") == 0)
         return get_int(c, v, k, 1, 86400, &l->connection_timeout_s);
     return fail(c, v, k, "unknown key in limits");
+}
+
+static int policy_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_content_policy *p = arg;
+    if (strcmp(k, "enabled") == 0)
+        return get_bool(c, v, k, &p->enabled);
+    if (strcmp(k, "blocked_patterns") == 0)
+        return get_str_list(c, v, k, &p->blocked_patterns, &p->n_blocked);
+    if (strcmp(k, "max_input_tokens") == 0)
+        return get_ll(c, v, k, 0, 100000000, &p->max_input_tokens);
+    return fail(c, v, k, "unknown key in content_policy");
 }
 
 /* ---- providers ---------------------------------------------------------- */
@@ -379,6 +423,8 @@ static int top_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return each_pair(c, v, k, limits_pair, &cfg->limits);
     if (strcmp(k, "timeouts") == 0)
         return each_pair(c, v, k, timeouts_pair, &cfg->timeouts);
+    if (strcmp(k, "content_policy") == 0)
+        return each_pair(c, v, k, policy_pair, &cfg->content_policy);
     return fail(c, v, k, "unknown key");
 }
 
@@ -398,6 +444,7 @@ static void set_defaults(struct gw_config *cfg)
         .connection_timeout_s = 120,
     };
     cfg->timeouts = (struct gw_timeouts){5000, 60000, 60000, 600000};
+    cfg->content_policy = (struct gw_content_policy){.enabled = 1, .max_input_tokens = 32000};
 }
 
 static void inherit(int *v, int def)

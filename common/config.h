@@ -49,6 +49,13 @@ struct gw_limits {
     int connection_timeout_s; /* idle client connection */
 };
 
+struct gw_content_policy {
+    int enabled;
+    const char **blocked_patterns; /* case-insensitive phrases */
+    size_t n_blocked;
+    long long max_input_tokens; /* prompt tokens allowed; 0 = no limit */
+};
+
 struct gw_config {
     struct gw_arena *arena; /* owns everything below */
     const char *path;       /* the file, or "(embedded default)" */
@@ -65,6 +72,7 @@ struct gw_config {
     size_t n_models;
     struct gw_limits limits;
     struct gw_timeouts timeouts;
+    struct gw_content_policy content_policy;
 };
 
 /* Loads path (or the embedded default when path is NULL). On error returns

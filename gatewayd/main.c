@@ -78,11 +78,14 @@ static int reload_config(char *err, size_t errlen)
         gw_warn(
             "reload: listen, data_dir and admin_socket changes take effect at the next restart");
     enum gw_log_level lvl;
-    if (gw_log_parse_level(next->log_level, &lvl) == 0)
-        gw_log_set_level(lvl);
-    gw_runtime_set_config(next);
-    gw_info("configuration reloaded from %s (%zu providers, %zu models)", next->path,
-            next->n_providers, next->n_models);
+    const char *path = gw_runtime.config_path ? gw_runtime.config_path : "(embedded default)";
+    size_t np = next->n_providers, nm = next->n_models;
+    if (gw_log_parse_level(next->log_level, &lvl) != 0)
+        lvl = GW_LOG_INFO;
+    if (gw_runtime_set_config(next, err, errlen) != 0)
+        return -1;
+    gw_log_set_level(lvl);
+    gw_info("configuration reloaded from %s (%zu providers, %zu models)", path, np, nm);
     return 0;
 }
 
@@ -176,7 +179,10 @@ int main(int argc, char **argv)
         return 1;
     }
     sqlite3_close(db);
-    gw_runtime_set_config(cfg); /* from here on cfg is owned by the runtime */
+    if (gw_runtime_set_config(cfg, err, sizeof err) != 0) { /* owns cfg from here on */
+        fprintf(stderr, "gatewayd: %s\n", err);
+        return 1;
+    }
 
     int writer = 0, upstream = 0, http = 0, admin = 0;
     if (gw_keys_reload(gw_runtime.db_path, err, sizeof err) != 0 ||

@@ -5,22 +5,62 @@
  * here, each from its own file. */
 #include "pipeline.h"
 
-#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "log.h"
 #include "request.h"
+#include "runtime.h"
 
 static const struct gw_stage *const stages[] = {
     &gw_stage_auth,     /* who is calling: virtual key -> r->who */
     &gw_stage_models,   /* GET /v1/models answers here */
     &gw_stage_parse,    /* body -> validated JSON */
+    &gw_stage_policy,   /* blocked patterns, max_input_tokens */
     &gw_stage_route,    /* model name -> deployment and provider */
     &gw_stage_dispatch, /* hand over to the provider's adapter */
 };
 
+#define N_STAGES (sizeof stages / sizeof stages[0])
+
+int gw_pipeline_setup(const struct gw_config *cfg, void ***states, char *err, size_t errlen)
+{
+    void **st = calloc(N_STAGES, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < N_STAGES; i++) {
+        if (stages[i]->setup && stages[i]->setup(cfg, &st[i], err, errlen) != 0) {
+            gw_pipeline_teardown(st);
+            return -1;
+        }
+    }
+    *states = st;
+    return 0;
+}
+
+void gw_pipeline_teardown(void **states)
+{
+    if (!states)
+        return;
+    for (size_t i = 0; i < N_STAGES; i++)
+        if (states[i] && stages[i]->teardown)
+            stages[i]->teardown(states[i]);
+    free(states);
+}
+
+void *gw_pipeline_state(const struct gw_request *r, const struct gw_stage *stage)
+{
+    for (size_t i = 0; i < N_STAGES; i++)
+        if (stages[i] == stage)
+            return r->cfgref->stage_states ? r->cfgref->stage_states[i] : NULL;
+    return NULL;
+}
+
 enum gw_stage_rc gw_pipeline_run(struct gw_request *r)
 {
-    const size_t n = sizeof stages / sizeof stages[0];
+    const size_t n = N_STAGES;
     for (; (size_t)r->stage < n; r->stage++) {
         const struct gw_stage *s = stages[r->stage];
         if (!(s->apis & (unsigned)r->api))

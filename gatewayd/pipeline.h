@@ -4,6 +4,9 @@
 #ifndef GW_PIPELINE_H
 #define GW_PIPELINE_H
 
+#include <stddef.h>
+
+struct gw_config;
 struct gw_request;
 
 enum gw_stage_rc {
@@ -16,16 +19,27 @@ struct gw_stage {
     const char *name;
     unsigned apis; /* bit set of enum gw_api this stage runs for */
     enum gw_stage_rc (*run)(struct gw_request *r);
+    /* Optional: builds what the stage needs from a config (compiled
+     * patterns...) once per config load, not per request; an error refuses
+     * the config. The state lives as long as the config. */
+    int (*setup)(const struct gw_config *cfg, void **state, char *err, size_t errlen);
+    void (*teardown)(void *state);
 };
 
 /* Runs the stages for r->api from r->stage on. */
 enum gw_stage_rc gw_pipeline_run(struct gw_request *r);
 
+/* Per-config stage states: built by setup when a config is installed. */
+int gw_pipeline_setup(const struct gw_config *cfg, void ***states, char *err, size_t errlen);
+void gw_pipeline_teardown(void **states);
+/* The state the stage's setup built for the config r runs under (or NULL). */
+void *gw_pipeline_state(const struct gw_request *r, const struct gw_stage *stage);
+
 /* Looks up a request header (case-insensitive); NULL if absent. Only on the
  * thread that is running the pipeline. */
 const char *gw_request_header(struct gw_request *r, const char *name);
 
-extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_route,
-    gw_stage_dispatch;
+extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_policy,
+    gw_stage_route, gw_stage_dispatch;
 
 #endif

@@ -63,6 +63,8 @@ struct gw_request {
     int client_wants_usage; /* stream_options.include_usage was asked for */
     struct gw_principal who;
     int authed;
+    long long input_tokens; /* see tokens.h; valid if input_tokens_known */
+    int input_tokens_known;
 
     /* route */
     const struct gw_model_cfg *model;

@@ -3,8 +3,10 @@
  * to their end, so a reload never changes a request's config under it. */
 #include "runtime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "pipeline.h"
 #include "snapshot.h"
 
 struct gw_runtime_info gw_runtime;
@@ -14,6 +16,7 @@ static int cfg_snap_ready;
 void gw_runtime_config_release(struct gw_cfg_ref *ref)
 {
     if (ref && atomic_fetch_sub(&ref->refs, 1) == 1) {
+        gw_pipeline_teardown(ref->stage_states);
         gw_config_free(ref->cfg);
         free(ref);
     }
@@ -24,12 +27,20 @@ static void drop_published(void *p)
     gw_runtime_config_release(p);
 }
 
-void gw_runtime_set_config(struct gw_config *cfg)
+int gw_runtime_set_config(struct gw_config *cfg, char *err, size_t errlen)
 {
     struct gw_cfg_ref *ref = malloc(sizeof *ref);
-    if (!ref)
-        abort();
+    if (!ref) {
+        snprintf(err, errlen, "out of memory");
+        gw_config_free(cfg);
+        return -1;
+    }
     ref->cfg = cfg;
+    if (gw_pipeline_setup(cfg, &ref->stage_states, err, errlen) != 0) {
+        gw_config_free(cfg);
+        free(ref);
+        return -1;
+    }
     atomic_init(&ref->refs, 1); /* the snapshot's own reference */
     if (!cfg_snap_ready) {
         gw_snap_init(&cfg_snap, ref, drop_published);
@@ -37,6 +48,7 @@ void gw_runtime_set_config(struct gw_config *cfg)
     } else {
         gw_snap_publish(&cfg_snap, ref);
     }
+    return 0;
 }
 
 struct gw_cfg_ref *gw_runtime_config_acquire(void)

@@ -10,12 +10,14 @@
 
 struct gw_cfg_ref {
     struct gw_config *cfg;
+    void **stage_states; /* what each pipeline stage built from cfg */
     atomic_int refs;
 };
 
-/* Installs cfg as the current config (takes ownership); the previous one is
- * freed when the last request holding it finishes. */
-void gw_runtime_set_config(struct gw_config *cfg);
+/* Installs cfg as the current config (takes ownership, also on failure);
+ * the previous one is freed when the last request holding it finishes.
+ * Returns -1 with err filled if a stage refuses the config (nothing changes). */
+int gw_runtime_set_config(struct gw_config *cfg, char *err, size_t errlen);
 /* Returns the current config with a reference held; release it when done. */
 struct gw_cfg_ref *gw_runtime_config_acquire(void);
 void gw_runtime_config_release(struct gw_cfg_ref *ref);

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "provider.h"
 #include "request.h"
+#include "tokens.h"
 
 static void content_text(const cJSON *content, struct gw_buf *out)
 {
@@ -27,11 +28,6 @@ static void content_text(const cJSON *content, struct gw_buf *out)
     }
 }
 
-static long long estimate_tokens(size_t bytes)
-{
-    return (long long)((bytes + 3) / 4);
-}
-
 static void chunk(struct gw_buf *o, const char *id, long long created, const char *model,
                   const char *delta_json, const char *finish, int with_usage_null)
 {
@@ -48,21 +44,16 @@ static enum gw_stage_rc chat(struct gw_request *r)
 {
     struct gw_buf text = {0}, reply = {0};
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r->json, "messages");
-    long long prompt = 0;
     const cJSON *last_user = NULL;
-    for (const cJSON *m = msgs->child; m; m = m->next) {
-        gw_buf_reset(&text);
-        content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), &text);
-        prompt += estimate_tokens(text.len) + 3;
+    for (const cJSON *m = msgs->child; m; m = m->next)
         if (strcmp(cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring, "user") == 0)
             last_user = m;
-    }
     gw_buf_reset(&text);
     if (last_user)
         content_text(cJSON_GetObjectItemCaseSensitive(last_user, "content"), &text);
     gw_buf_puts(&reply, text.len ? text.data : "(nothing to echo)");
-    r->prompt_tokens = prompt + 3;
-    r->completion_tokens = estimate_tokens(reply.len);
+    r->prompt_tokens = gw_tokens_input(r);
+    r->completion_tokens = gw_tokens_estimate_text(reply.len);
 
     char id[40];
     memcpy(id, "chatcmpl-", 9);

@@ -34,7 +34,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_chat_body: %s\n", err);
         abort();
     }
-    gw_runtime_set_config(cfg);
+    gw_runtime_set_config(cfg, err, sizeof err);
     return 0;
 }
 
