@@ -223,6 +223,31 @@ static int policy_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
     return fail(c, v, k, "unknown key in content_policy");
 }
 
+static int rl_defaults_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_rate_limiting *r = arg;
+    long long *dst = strcmp(k, "rpm") == 0          ? &r->rpm
+                     : strcmp(k, "tpm") == 0        ? &r->tpm
+                     : strcmp(k, "tpd") == 0        ? &r->tpd
+                     : strcmp(k, "concurrent") == 0 ? &r->concurrent
+                                                    : NULL;
+    if (!dst)
+        return fail(c, v, k, "unknown key in rate_limiting.defaults (rpm, tpm, tpd, concurrent)");
+    return get_ll(c, v, k, 0, 1000000000000LL, dst);
+}
+
+static int rl_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_rate_limiting *r = arg;
+    if (strcmp(k, "enabled") == 0)
+        return get_bool(c, v, k, &r->enabled);
+    if (strcmp(k, "defaults") == 0)
+        return each_pair(c, v, k, rl_defaults_pair, r);
+    if (strcmp(k, "default_max_tokens") == 0)
+        return get_ll(c, v, k, 0, 10000000, &r->default_max_tokens);
+    return fail(c, v, k, "unknown key in rate_limiting");
+}
+
 /* ---- providers ---------------------------------------------------------- */
 
 static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
@@ -425,6 +450,8 @@ static int top_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return each_pair(c, v, k, timeouts_pair, &cfg->timeouts);
     if (strcmp(k, "content_policy") == 0)
         return each_pair(c, v, k, policy_pair, &cfg->content_policy);
+    if (strcmp(k, "rate_limiting") == 0)
+        return each_pair(c, v, k, rl_pair, &cfg->rate_limiting);
     return fail(c, v, k, "unknown key");
 }
 
@@ -445,6 +472,8 @@ static void set_defaults(struct gw_config *cfg)
     };
     cfg->timeouts = (struct gw_timeouts){5000, 60000, 60000, 600000};
     cfg->content_policy = (struct gw_content_policy){.enabled = 1, .max_input_tokens = 32000};
+    cfg->rate_limiting = (struct gw_rate_limiting){
+        .enabled = 1, .rpm = 600, .tpm = 1000000, .default_max_tokens = 1024};
 }
 
 static void inherit(int *v, int def)

@@ -56,6 +56,13 @@ struct gw_content_policy {
     long long max_input_tokens; /* prompt tokens allowed; 0 = no limit */
 };
 
+struct gw_rate_limiting {
+    int enabled;
+    /* defaults for keys without limits of their own (0 = none) */
+    long long rpm, tpm, tpd, concurrent;
+    long long default_max_tokens; /* reserved for the answer when a request sets none */
+};
+
 struct gw_config {
     struct gw_arena *arena; /* owns everything below */
     const char *path;       /* the file, or "(embedded default)" */
@@ -73,6 +80,7 @@ struct gw_config {
     struct gw_limits limits;
     struct gw_timeouts timeouts;
     struct gw_content_policy content_policy;
+    struct gw_rate_limiting rate_limiting;
 };
 
 /* Loads path (or the embedded default when path is NULL). On error returns

@@ -88,6 +88,58 @@ static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
     }
 }
 
+/* ---- settings a key or a team carries ------------------------------------ */
+
+/* Limits and budget: the same names for keys and teams, on create and update.
+ * A JSON null on update clears the setting. */
+static const struct setting {
+    const char *arg, *col;
+    int integer;
+} settings[] = {
+    {"rpm", "rpm", 1},
+    {"tpm", "tpm", 1},
+    {"tpd", "tpd", 1},
+    {"concurrent", "max_parallel", 1},
+    {"budget_usd", "budget_usd", 0},
+};
+
+static int check_settings(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
+        double v;
+        if (arg_num(ctx, args, settings[i].arg, settings[i].integer, &v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* UPDATE table SET <each setting present in args> WHERE id = id. */
+static int apply_settings(sqlite3 *db, const char *table, const char *id, const cJSON *args)
+{
+    char sql[512];
+    int n = snprintf(sql, sizeof sql, "UPDATE %s SET id = id", table);
+    for (size_t i = 0; i < sizeof settings / sizeof *settings; i++)
+        if (cJSON_GetObjectItemCaseSensitive(args, settings[i].arg))
+            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s = ?%zu", settings[i].col, i + 2);
+    snprintf(sql + n, sizeof sql - (size_t)n, " WHERE id = ?1");
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, settings[i].arg);
+        if (cJSON_IsNumber(v))
+            bind_opt_num(st, (int)i + 2, 1, v->valuedouble, settings[i].integer);
+    }
+    rc = sqlite3_step(st);
+    int changed = sqlite3_changes(db);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db);
+    return changed == 1 ? SQLITE_OK : SQLITE_NOTFOUND;
+}
+
 /* ---- keys -------------------------------------------------------------- */
 
 #define KEY_COLS                                                                                   \
@@ -114,6 +166,8 @@ static cJSON *key_json(sqlite3_stmt *st)
     add_col(o, "rotated_at", st, 12);
     add_col(o, "previous_prefix", st, 13);
     add_col(o, "previous_valid_until", st, 14);
+    add_col(o, "tpd", st, 15);
+    add_col(o, "concurrent", st, 16);
     return o;
 }
 
@@ -158,9 +212,10 @@ struct key_insert {
     char id[40], prefix[GW_KEY_DISPLAY_LEN + 1], team_id[40];
     const char *name, *models_json;
     unsigned char hash[GW_KEY_HASH_LEN];
-    int have_team, is_admin, have_rpm, have_tpm, have_budget, have_expires;
-    double rpm, tpm, budget, expires;
+    int have_team, is_admin, have_expires;
+    double expires;
     long long now;
+    const cJSON *args; /* limits and budget, applied after the insert */
 };
 
 static int key_insert_apply(sqlite3 *db, void *arg)
@@ -170,8 +225,7 @@ static int key_insert_apply(sqlite3 *db, void *arg)
     int rc =
         sqlite3_prepare_v2(db,
                            "INSERT INTO keys (id, name, team_id, key_hash, prefix, created_at, "
-                           "is_admin, rpm, tpm, budget_usd, models, expires_at) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "is_admin, models, expires_at) VALUES (?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
@@ -183,15 +237,14 @@ static int key_insert_apply(sqlite3 *db, void *arg)
     sqlite3_bind_text(st, 5, k->prefix, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, k->now);
     sqlite3_bind_int(st, 7, k->is_admin);
-    bind_opt_num(st, 8, k->have_rpm, k->rpm, 1);
-    bind_opt_num(st, 9, k->have_tpm, k->tpm, 1);
-    bind_opt_num(st, 10, k->have_budget, k->budget, 0);
     if (k->models_json)
-        sqlite3_bind_text(st, 11, k->models_json, -1, SQLITE_STATIC);
-    bind_opt_num(st, 12, k->have_expires, k->expires, 1);
+        sqlite3_bind_text(st, 8, k->models_json, -1, SQLITE_STATIC);
+    bind_opt_num(st, 9, k->have_expires, k->expires, 1);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db);
+    return apply_settings(db, "keys", k->id, k->args);
 }
 
 static cJSON *refresh_and(struct gw_admin_ctx *ctx, cJSON *result)
@@ -206,14 +259,11 @@ static cJSON *refresh_and(struct gw_admin_ctx *ctx, cJSON *result)
 
 static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
 {
-    struct key_insert k = {.now = time(NULL)};
+    struct key_insert k = {.now = time(NULL), .args = args};
     const char *team = NULL;
     if (arg_str(ctx, args, "name", &k.name) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
-    if (arg_str(ctx, args, "team", &team) < 0 ||
-        (k.have_rpm = arg_num(ctx, args, "rpm", 1, &k.rpm)) < 0 ||
-        (k.have_tpm = arg_num(ctx, args, "tpm", 1, &k.tpm)) < 0 ||
-        (k.have_budget = arg_num(ctx, args, "budget_usd", 0, &k.budget)) < 0 ||
+    if (arg_str(ctx, args, "team", &team) < 0 || check_settings(ctx, args) != 0 ||
         (k.have_expires = arg_num(ctx, args, "expires_at", 1, &k.expires)) < 0)
         return NULL;
     if (k.have_expires && k.expires <= (double)k.now)
@@ -407,7 +457,7 @@ static cJSON *cmd_key_rotate(struct gw_admin_ctx *ctx, const cJSON *args)
 
 #define TEAM_COLS                                                                                  \
     "SELECT t.id, t.name, t.created_at, t.rpm, t.tpm, t.budget_usd, "                              \
-    "(SELECT count(*) FROM keys k WHERE k.team_id = t.id) FROM teams t "
+    "(SELECT count(*) FROM keys k WHERE k.team_id = t.id), t.tpd, t.max_parallel FROM teams t "
 
 static cJSON *team_json(sqlite3_stmt *st)
 {
@@ -416,6 +466,8 @@ static cJSON *team_json(sqlite3_stmt *st)
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < 7; i++)
         add_col(o, names[i], st, i);
+    add_col(o, "tpd", st, 7);
+    add_col(o, "concurrent", st, 8);
     return o;
 }
 
@@ -438,38 +490,33 @@ static cJSON *team_lookup(struct gw_admin_ctx *ctx, const char *name)
 struct team_insert {
     char id[40];
     const char *name;
-    int have_rpm, have_tpm, have_budget;
-    double rpm, tpm, budget;
+    const cJSON *args;
 };
 
 static int team_insert_apply(sqlite3 *db, void *arg)
 {
     struct team_insert *t = arg;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(
-        db, "INSERT INTO teams (id, name, created_at, rpm, tpm, budget_usd) VALUES (?,?,?,?,?,?)",
-        -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO teams (id, name, created_at) VALUES (?,?,?)", -1,
+                                &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, time(NULL));
-    bind_opt_num(st, 4, t->have_rpm, t->rpm, 1);
-    bind_opt_num(st, 5, t->have_tpm, t->tpm, 1);
-    bind_opt_num(st, 6, t->have_budget, t->budget, 0);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db);
+    return apply_settings(db, "teams", t->id, t->args);
 }
 
 static cJSON *cmd_team_create(struct gw_admin_ctx *ctx, const cJSON *args)
 {
-    struct team_insert t = {0};
+    struct team_insert t = {.args = args};
     if (arg_str(ctx, args, "name", &t.name) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
-    if ((t.have_rpm = arg_num(ctx, args, "rpm", 1, &t.rpm)) < 0 ||
-        (t.have_tpm = arg_num(ctx, args, "tpm", 1, &t.tpm)) < 0 ||
-        (t.have_budget = arg_num(ctx, args, "budget_usd", 0, &t.budget)) < 0)
+    if (check_settings(ctx, args) != 0)
         return NULL;
     gw_random_id(t.id, "team_", 8);
     int rc = gw_writer_run(team_insert_apply, &t);
@@ -482,6 +529,76 @@ static cJSON *cmd_team_create(struct gw_admin_ctx *ctx, const cJSON *args)
         return NULL;
     cJSON *res = cJSON_CreateObject();
     cJSON_AddItemToObject(res, "team", team);
+    return refresh_and(ctx, res);
+}
+
+/* key.update / team.update: changes limits and budget of an existing key or
+ * team; the key snapshot is rebuilt before the answer, so the next request
+ * is admitted under the new limits. */
+struct settings_update {
+    const char *table, *id;
+    const cJSON *args;
+};
+
+static int settings_update_apply(sqlite3 *db, void *arg)
+{
+    struct settings_update *u = arg;
+    return apply_settings(db, u->table, u->id, u->args);
+}
+
+static cJSON *update_settings(struct gw_admin_ctx *ctx, const char *table, const char *id,
+                              const cJSON *args)
+{
+    struct settings_update u = {table, id, args};
+    int rc = gw_writer_run(settings_update_apply, &u);
+    if (rc == SQLITE_NOTFOUND)
+        return gw_admin_fail(ctx, "not_found", "%s was deleted meanwhile", id);
+    if (rc != SQLITE_OK)
+        return gw_admin_fail(ctx, "internal", "could not update: %s", sqlite3_errstr(rc));
+    return NULL;
+}
+
+static cJSON *cmd_key_update(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    const char *ref = NULL;
+    if (arg_str(ctx, args, "id", &ref) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
+    if (check_settings(ctx, args) != 0)
+        return NULL;
+    cJSON *k = key_lookup(ctx, ref);
+    if (!k)
+        return NULL;
+    char id[64];
+    snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(k, "id")->valuestring);
+    cJSON_Delete(k);
+    if (update_settings(ctx, "keys", id, args), ctx->err_code)
+        return NULL;
+    if (!(k = key_lookup(ctx, id)))
+        return NULL;
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "key", k);
+    return refresh_and(ctx, res);
+}
+
+static cJSON *cmd_team_update(struct gw_admin_ctx *ctx, const cJSON *args)
+{
+    const char *name = NULL;
+    if (arg_str(ctx, args, "name", &name) != 1)
+        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
+    if (check_settings(ctx, args) != 0)
+        return NULL;
+    cJSON *t = team_lookup(ctx, name);
+    if (!t)
+        return NULL;
+    char id[64];
+    snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(t, "id")->valuestring);
+    cJSON_Delete(t);
+    if (update_settings(ctx, "teams", id, args), ctx->err_code)
+        return NULL;
+    if (!(t = team_lookup(ctx, id)))
+        return NULL;
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "team", t);
     return refresh_and(ctx, res);
 }
 
@@ -646,6 +763,8 @@ static const struct {
     {"key.show", cmd_key_show},
     {"key.revoke", cmd_key_revoke},
     {"key.rotate", cmd_key_rotate},
+    {"key.update", cmd_key_update},
+    {"team.update", cmd_team_update},
     {"team.create", cmd_team_create},
     {"team.list", cmd_team_list},
     {"team.show", cmd_team_show},

@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "request.h"
+#include "ratelimit.h"
 #include "snapshot.h"
 
 struct keyent {
@@ -24,7 +25,9 @@ struct keyent {
     const char **models;
     int is_admin;
     long long revoked_at, expires_at;
-    long long valid_until; /* a rotated-out secret's grace end; 0 = none */
+    long long valid_until;                       /* a rotated-out secret's grace end; 0 = none */
+    struct gw_rl_limits key_limits, team_limits; /* -1: not set */
+    struct gw_rl_state *key_rl, *team_rl;
 };
 
 struct keyset {
@@ -34,7 +37,15 @@ struct keyset {
     long n_keys, n_teams, n_entries; /* entries: secrets, current and rotated-out */
 };
 
+/* columns 10..17: the key's and the team's limits (NULL: not set) */
+#define LIMIT_COLS "k.rpm, k.tpm, k.tpd, k.max_parallel, t.rpm, t.tpm, t.tpd, t.max_parallel "
+
 static struct gw_snap keys_snap;
+
+static long long col_limit(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
 static int keys_snap_ready;
 
 static void keyset_free(void *p)
@@ -101,11 +112,11 @@ int gw_keys_reload(const char *db_path, char *err, size_t errlen)
     ks->mask = cap - 1;
     if (sqlite3_prepare_v2(db,
                            "SELECT k.key_hash, k.id, k.name, k.team_id, t.name, k.models, "
-                           "k.is_admin, k.revoked_at, k.expires_at, 0 "
+                           "k.is_admin, k.revoked_at, k.expires_at, 0, " LIMIT_COLS
                            "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
                            "UNION ALL "
                            "SELECT k.prev_key_hash, k.id, k.name, k.team_id, t.name, k.models, "
-                           "k.is_admin, k.revoked_at, k.expires_at, k.prev_valid_until "
+                           "k.is_admin, k.revoked_at, k.expires_at, k.prev_valid_until, " LIMIT_COLS
                            "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
                            "WHERE k.prev_key_hash IS NOT NULL AND k.prev_valid_until > unixepoch()",
                            -1, &st, NULL) != SQLITE_OK)
@@ -131,6 +142,14 @@ int gw_keys_reload(const char *db_path, char *err, size_t errlen)
         e->revoked_at = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
         e->expires_at = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8);
         e->valid_until = sqlite3_column_int64(st, 9);
+        for (int d = 0; d < GW_RL_DIMS; d++) {
+            e->key_limits.per[d] = col_limit(st, 10 + d);
+            e->team_limits.per[d] = col_limit(st, 14 + d);
+        }
+        e->key_limits.parallel = col_limit(st, 13);
+        e->team_limits.parallel = col_limit(st, 17);
+        e->key_rl = gw_rl_state_for(e->id);
+        e->team_rl = e->team_id ? gw_rl_state_for(e->team_id) : NULL;
         ks->n_entries++;
     }
     if (step != SQLITE_DONE)
@@ -182,6 +201,10 @@ enum gw_auth_result gw_keys_authenticate(struct gw_request *r, const char *secre
             w->team_id = gw_arena_strdup(r->arena, e->team_id);
             w->team_name = gw_arena_strdup(r->arena, e->team_name);
             w->is_admin = e->is_admin;
+            w->key_rl = e->key_rl;
+            w->team_rl = e->team_rl;
+            w->key_limits = e->key_limits;
+            w->team_limits = e->team_limits;
             if (e->models) {
                 size_t n = 0;
                 while (e->models[n])

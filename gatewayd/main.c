@@ -19,6 +19,7 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "request.h"
 #include "runtime.h"
 #include "upstream.h"
@@ -230,6 +231,7 @@ out:
         gw_info("stopped: %lld usage rows written, %lld ring stalls", ws.written, ws.stalls);
     }
     gw_keys_shutdown();
+    gw_rl_shutdown();
     gw_runtime_shutdown();
     return rc;
 }

@@ -17,6 +17,7 @@ static const struct gw_stage *const stages[] = {
     &gw_stage_models,   /* GET /v1/models answers here */
     &gw_stage_parse,    /* body -> validated JSON */
     &gw_stage_policy,   /* blocked patterns, max_input_tokens */
+    &gw_stage_ratelimit, /* key and team limits; settled at the end */
     &gw_stage_route,    /* model name -> deployment and provider */
     &gw_stage_dispatch, /* hand over to the provider's adapter */
 };
@@ -56,6 +57,13 @@ void *gw_pipeline_state(const struct gw_request *r, const struct gw_stage *stage
         if (stages[i] == stage)
             return r->cfgref->stage_states ? r->cfgref->stage_states[i] : NULL;
     return NULL;
+}
+
+void gw_pipeline_done(struct gw_request *r)
+{
+    for (size_t i = 0; i < (size_t)r->stage && i < N_STAGES; i++)
+        if (stages[i]->done && (stages[i]->apis & (unsigned)r->api))
+            stages[i]->done(r);
 }
 
 enum gw_stage_rc gw_pipeline_run(struct gw_request *r)

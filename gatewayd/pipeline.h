@@ -24,10 +24,16 @@ struct gw_stage {
      * the config. The state lives as long as the config. */
     int (*setup)(const struct gw_config *cfg, void **state, char *err, size_t errlen);
     void (*teardown)(void *state);
+    /* Optional: called once when a request that ran this stage ends (on
+     * whichever thread ends it): settle what run() reserved. */
+    void (*done)(struct gw_request *r);
 };
 
 /* Runs the stages for r->api from r->stage on. */
 enum gw_stage_rc gw_pipeline_run(struct gw_request *r);
+
+/* Calls the done hook of every stage the request ran. */
+void gw_pipeline_done(struct gw_request *r);
 
 /* Per-config stage states: built by setup when a config is installed. */
 int gw_pipeline_setup(const struct gw_config *cfg, void ***states, char *err, size_t errlen);
@@ -40,6 +46,6 @@ void *gw_pipeline_state(const struct gw_request *r, const struct gw_stage *stage
 const char *gw_request_header(struct gw_request *r, const char *name);
 
 extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_policy,
-    gw_stage_route, gw_stage_dispatch;
+    gw_stage_ratelimit, gw_stage_route, gw_stage_dispatch;
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "pipeline.h"
 #include "runtime.h"
 #include "usage.h"
 
@@ -65,6 +66,7 @@ void gw_request_release(struct gw_request *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
+    gw_pipeline_done(r);
     if (r->record_usage)
         gw_usage_record(r);
     if (r->json)

@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "ratelimit.h"
 
 struct MHD_Connection;
 struct gw_transfer;
@@ -30,6 +31,8 @@ struct gw_principal {
     const char *key_id, *key_name, *team_id, *team_name;
     const char **models; /* allowed models, NULL-terminated; NULL = all */
     int is_admin;
+    struct gw_rl_state *key_rl, *team_rl;        /* rate-limit counters */
+    struct gw_rl_limits key_limits, team_limits; /* -1: not set */
 };
 
 struct gw_header {
@@ -65,6 +68,9 @@ struct gw_request {
     int authed;
     long long input_tokens; /* see tokens.h; valid if input_tokens_known */
     int input_tokens_known;
+    struct gw_rl_subject rl[2]; /* admitted rate-limit subjects (ratelimit stage) */
+    int n_rl;
+    long long rl_reserved; /* tokens charged at admission */
 
     /* route */
     const struct gw_model_cfg *model;

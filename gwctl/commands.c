@@ -51,6 +51,16 @@ static const struct gwctl_param key_create_params[] = {
      .arg = "tpm",
      .type = GWCTL_T_INT,
      .help = "limit: tokens per minute"},
+    {.option = "tpd",
+     .metavar = "N",
+     .arg = "tpd",
+     .type = GWCTL_T_INT,
+     .help = "limit: tokens per day"},
+    {.option = "concurrent",
+     .metavar = "N",
+     .arg = "concurrent",
+     .type = GWCTL_T_INT,
+     .help = "limit: requests in flight at once"},
     {.option = "budget",
      .metavar = "USD",
      .arg = "budget_usd",
@@ -111,11 +121,68 @@ static const struct gwctl_param team_create_params[] = {
      .arg = "tpm",
      .type = GWCTL_T_INT,
      .help = "limit: tokens per minute, for the whole team"},
+    {.option = "tpd",
+     .metavar = "N",
+     .arg = "tpd",
+     .type = GWCTL_T_INT,
+     .help = "limit: tokens per day, for the whole team"},
+    {.option = "concurrent",
+     .metavar = "N",
+     .arg = "concurrent",
+     .type = GWCTL_T_INT,
+     .help = "limit: requests in flight at once, for the whole team"},
     {.option = "budget",
      .metavar = "USD",
      .arg = "budget_usd",
      .type = GWCTL_T_USD,
      .help = "spending budget in USD, for the whole team"},
+};
+
+/* key update / team update: the limits a key or team carries */
+#define LIMIT_PARAMS(scope)                                                                        \
+    {.option = "rpm",                                                                              \
+     .metavar = "N",                                                                               \
+     .arg = "rpm",                                                                                 \
+     .type = GWCTL_T_INT,                                                                          \
+     .help = "limit: requests per minute" scope},                                                  \
+        {.option = "tpm",                                                                          \
+         .metavar = "N",                                                                           \
+         .arg = "tpm",                                                                             \
+         .type = GWCTL_T_INT,                                                                      \
+         .help = "limit: tokens per minute" scope},                                                \
+        {.option = "tpd",                                                                          \
+         .metavar = "N",                                                                           \
+         .arg = "tpd",                                                                             \
+         .type = GWCTL_T_INT,                                                                      \
+         .help = "limit: tokens per day" scope},                                                   \
+        {.option = "concurrent",                                                                   \
+         .metavar = "N",                                                                           \
+         .arg = "concurrent",                                                                      \
+         .type = GWCTL_T_INT,                                                                      \
+         .help = "limit: requests in flight at once" scope},                                       \
+    {                                                                                              \
+        .option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,            \
+        .help = "spending budget in USD" scope                                                     \
+    }
+
+static const struct gwctl_param key_update_params[] = {
+    {.metavar = "ID",
+     .arg = "id",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "key id (key_...) or key name",
+     .complete = GWCTL_COMPLETE_KEY},
+    LIMIT_PARAMS(""),
+};
+
+static const struct gwctl_param team_update_params[] = {
+    {.metavar = "NAME",
+     .arg = "name",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "team name",
+     .complete = GWCTL_COMPLETE_TEAM},
+    LIMIT_PARAMS(", for the whole team"),
 };
 
 static const struct gwctl_param team_name_params[] = {
@@ -179,10 +246,20 @@ const struct gwctl_cmd gwctl_commands[] = {
      .help = "issue a new secret for the same key id; the old one stops after --grace",
      .view = gwctl_view_key_created,
      .flags = GWCTL_CMD_SECRET},
+    {.words = {"key", "update"},
+     .proto = "key.update",
+     PARAMS(key_update_params),
+     .help = "change a key's limits or budget; the next request is admitted under them",
+     .view = gwctl_view_key_show},
     {.words = {"team", "create"},
      .proto = "team.create",
      PARAMS(team_create_params),
      .help = "create a team, with optional team-wide limits",
+     .view = gwctl_view_team_created},
+    {.words = {"team", "update"},
+     .proto = "team.update",
+     PARAMS(team_update_params),
+     .help = "change a team's limits or budget; the next request is admitted under them",
      .view = gwctl_view_team_created},
     {.words = {"team", "list"},
      .proto = "team.list",

@@ -332,6 +332,8 @@ static const struct gwctl_col key_fields[] = {
     {"admin", "is_admin", GWCTL_FMT_BOOL, NULL},
     {"rpm", "rpm", GWCTL_FMT_INT, NULL},
     {"tpm", "tpm", GWCTL_FMT_INT, NULL},
+    {"tpd", "tpd", GWCTL_FMT_INT, NULL},
+    {"concurrent", "concurrent", GWCTL_FMT_INT, NULL},
     {"budget_usd", "budget_usd", GWCTL_FMT_USD, NULL},
     {"models", "models", GWCTL_FMT_LIST, "(any)"},
     {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
@@ -357,6 +359,8 @@ static const struct gwctl_col team_fields[] = {
     {"keys", "keys", GWCTL_FMT_INT, NULL},
     {"rpm", "rpm", GWCTL_FMT_INT, NULL},
     {"tpm", "tpm", GWCTL_FMT_INT, NULL},
+    {"tpd", "tpd", GWCTL_FMT_INT, NULL},
+    {"concurrent", "concurrent", GWCTL_FMT_INT, NULL},
     {"budget_usd", "budget_usd", GWCTL_FMT_USD, NULL},
     {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
 };

@@ -362,6 +362,9 @@ models:
   - name: gpt-4o-mini
     deployments: [ { provider: mock, model: gpt-4o-mini } ]
     pricing: { input_per_mtok: 0.15, output_per_mtok: 0.6 }
+# every stage on (content policy, rate limits), with limits the load never reaches
+content_policy: { enabled: true, blocked_patterns: ["ignore previous instructions"] }
+rate_limiting: { enabled: true, defaults: { rpm: 100000000, tpm: 100000000000 } }
 EOF
 MOCK_KEY=bench-provider-key "$GATEWAYD" -c "$TMP/gatewayd.yaml" >"$TMP/gatewayd.log" 2>&1 &
 GW_PID=$!
