@@ -146,8 +146,8 @@ static int apply_settings(sqlite3 *db, const char *table, const char *id, const 
     "SELECT k.id, k.name, t.name, k.prefix, k.created_at, k.revoked_at, k.expires_at, "            \
     "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models, k.rotated_at, "                             \
     "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_prefix END, "                          \
-    "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_valid_until END "                      \
-    "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
+    "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_valid_until END, "                     \
+    "k.tpd, k.max_parallel FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
 
 static cJSON *key_json(sqlite3_stmt *st)
 {
