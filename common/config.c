@@ -248,6 +248,16 @@ static int rl_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
     return fail(c, v, k, "unknown key in rate_limiting");
 }
 
+static int budgets_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_budgets *b = arg;
+    if (strcmp(k, "enabled") == 0)
+        return get_bool(c, v, k, &b->enabled);
+    if (strcmp(k, "soft_threshold_pct") == 0)
+        return get_int(c, v, k, 1, 100, &b->soft_threshold_pct);
+    return fail(c, v, k, "unknown key in budgets");
+}
+
 /* ---- providers ---------------------------------------------------------- */
 
 static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
@@ -452,6 +462,8 @@ static int top_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return each_pair(c, v, k, policy_pair, &cfg->content_policy);
     if (strcmp(k, "rate_limiting") == 0)
         return each_pair(c, v, k, rl_pair, &cfg->rate_limiting);
+    if (strcmp(k, "budgets") == 0)
+        return each_pair(c, v, k, budgets_pair, &cfg->budgets);
     return fail(c, v, k, "unknown key");
 }
 
@@ -474,6 +486,7 @@ static void set_defaults(struct gw_config *cfg)
     cfg->content_policy = (struct gw_content_policy){.enabled = 1, .max_input_tokens = 32000};
     cfg->rate_limiting = (struct gw_rate_limiting){
         .enabled = 1, .rpm = 600, .tpm = 1000000, .default_max_tokens = 1024};
+    cfg->budgets = (struct gw_budgets){.enabled = 1, .soft_threshold_pct = 80};
 }
 
 static void inherit(int *v, int def)

@@ -63,6 +63,11 @@ struct gw_rate_limiting {
     long long default_max_tokens; /* reserved for the answer when a request sets none */
 };
 
+struct gw_budgets {
+    int enabled;
+    int soft_threshold_pct; /* log and count when spend crosses this share */
+};
+
 struct gw_config {
     struct gw_arena *arena; /* owns everything below */
     const char *path;       /* the file, or "(embedded default)" */
@@ -81,6 +86,7 @@ struct gw_config {
     struct gw_timeouts timeouts;
     struct gw_content_policy content_policy;
     struct gw_rate_limiting rate_limiting;
+    struct gw_budgets budgets;
 };
 
 /* Loads path (or the embedded default when path is NULL). On error returns

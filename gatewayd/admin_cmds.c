@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "budget.h"
 #include "crypto.h"
 #include "http.h"
 #include "keys.h"
@@ -92,23 +93,37 @@ static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
 
 /* Limits and budget: the same names for keys and teams, on create and update.
  * A JSON null on update clears the setting. */
+enum setting_kind { S_NUMBER, S_INTEGER, S_PERIOD };
+
 static const struct setting {
     const char *arg, *col;
-    int integer;
+    enum setting_kind kind;
 } settings[] = {
-    {"rpm", "rpm", 1},
-    {"tpm", "tpm", 1},
-    {"tpd", "tpd", 1},
-    {"concurrent", "max_parallel", 1},
-    {"budget_usd", "budget_usd", 0},
+    {"rpm", "rpm", S_INTEGER},
+    {"tpm", "tpm", S_INTEGER},
+    {"tpd", "tpd", S_INTEGER},
+    {"concurrent", "max_parallel", S_INTEGER},
+    {"budget_usd", "budget_usd", S_NUMBER},
+    {"budget_period", "budget_period", S_PERIOD},
 };
 
 static int check_settings(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
         double v;
-        if (arg_num(ctx, args, settings[i].arg, settings[i].integer, &v) < 0)
+        const char *p;
+        if (settings[i].kind == S_PERIOD) {
+            if (arg_str(ctx, args, settings[i].arg, &p) < 0)
+                return -1;
+            const cJSON *j = cJSON_GetObjectItemCaseSensitive(args, settings[i].arg);
+            if (cJSON_IsString(j) && gw_budget_period_parse(j->valuestring) < 0) {
+                gw_admin_fail(ctx, "bad_request", "\"%s\" must be daily, weekly, monthly or none",
+                              settings[i].arg);
+                return -1;
+            }
+        } else if (arg_num(ctx, args, settings[i].arg, settings[i].kind == S_INTEGER, &v) < 0) {
             return -1;
+        }
     }
     return 0;
 }
@@ -130,7 +145,9 @@ static int apply_settings(sqlite3 *db, const char *table, const char *id, const 
     for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, settings[i].arg);
         if (cJSON_IsNumber(v))
-            bind_opt_num(st, (int)i + 2, 1, v->valuedouble, settings[i].integer);
+            bind_opt_num(st, (int)i + 2, 1, v->valuedouble, settings[i].kind == S_INTEGER);
+        else if (cJSON_IsString(v) && gw_budget_period_parse(v->valuestring) > 0)
+            sqlite3_bind_text(st, (int)i + 2, v->valuestring, -1, SQLITE_STATIC);
     }
     rc = sqlite3_step(st);
     int changed = sqlite3_changes(db);
@@ -147,7 +164,7 @@ static int apply_settings(sqlite3 *db, const char *table, const char *id, const 
     "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models, k.rotated_at, "                             \
     "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_prefix END, "                          \
     "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_valid_until END, "                     \
-    "k.tpd, k.max_parallel FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
+    "k.tpd, k.max_parallel, k.budget_period FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
 
 static cJSON *key_json(sqlite3_stmt *st)
 {
@@ -168,6 +185,7 @@ static cJSON *key_json(sqlite3_stmt *st)
     add_col(o, "previous_valid_until", st, 14);
     add_col(o, "tpd", st, 15);
     add_col(o, "concurrent", st, 16);
+    add_col(o, "budget_period", st, 17);
     return o;
 }
 
@@ -457,7 +475,9 @@ static cJSON *cmd_key_rotate(struct gw_admin_ctx *ctx, const cJSON *args)
 
 #define TEAM_COLS                                                                                  \
     "SELECT t.id, t.name, t.created_at, t.rpm, t.tpm, t.budget_usd, "                              \
-    "(SELECT count(*) FROM keys k WHERE k.team_id = t.id), t.tpd, t.max_parallel FROM teams t "
+    "(SELECT count(*) FROM keys k WHERE k.team_id = t.id), t.tpd, t.max_parallel, "                \
+    "t.budget_period "                                                                             \
+    "FROM teams t "
 
 static cJSON *team_json(sqlite3_stmt *st)
 {
@@ -468,6 +488,7 @@ static cJSON *team_json(sqlite3_stmt *st)
         add_col(o, names[i], st, i);
     add_col(o, "tpd", st, 7);
     add_col(o, "concurrent", st, 8);
+    add_col(o, "budget_period", st, 9);
     return o;
 }
 
@@ -731,6 +752,7 @@ static cJSON *cmd_status(struct gw_admin_ctx *ctx, const cJSON *args)
     cJSON_AddNumberToObject(res, "requests_total", (double)gw_request_total());
     cJSON_AddNumberToObject(res, "in_flight", gw_request_in_flight());
     cJSON_AddNumberToObject(res, "upstream_active", gw_upstream_active());
+    cJSON_AddNumberToObject(res, "budget_soft_alerts", gw_budget_soft_alerts());
     cJSON *ring = cJSON_AddObjectToObject(res, "usage_ring");
     cJSON_AddNumberToObject(ring, "capacity", GW_WRITER_RING_SLOTS);
     cJSON_AddNumberToObject(ring, "queued", (double)ws.queued);

@@ -155,6 +155,8 @@ static enum MHD_Result queue(struct gw_request *r, struct MHD_Connection *conn)
     if (r->overhead_us < 0)
         r->overhead_us = 0;
 
+    if (!streaming)
+        gw_pipeline_done(r); /* the answer is whole: its usage is final */
     struct MHD_Response *resp;
     if (streaming)
         resp =

@@ -28,6 +28,7 @@ struct keyent {
     long long valid_until;                       /* a rotated-out secret's grace end; 0 = none */
     struct gw_rl_limits key_limits, team_limits; /* -1: not set */
     struct gw_rl_state *key_rl, *team_rl;
+    struct gw_budget_limit key_budget, team_budget;
 };
 
 struct keyset {
@@ -37,10 +38,27 @@ struct keyset {
     long n_keys, n_teams, n_entries; /* entries: secrets, current and rotated-out */
 };
 
-/* columns 10..17: the key's and the team's limits (NULL: not set) */
-#define LIMIT_COLS "k.rpm, k.tpm, k.tpd, k.max_parallel, t.rpm, t.tpm, t.tpd, t.max_parallel "
+/* columns 10..17: the key's and the team's limits (NULL: not set);
+ * 18..21: their budgets and budget periods */
+#define LIMIT_COLS                                                                                 \
+    "k.rpm, k.tpm, k.tpd, k.max_parallel, t.rpm, t.tpm, t.tpd, t.max_parallel, "                   \
+    "k.budget_usd, k.budget_period, t.budget_usd, t.budget_period "
 
 static struct gw_snap keys_snap;
+
+/* A subject's budget from two columns (amount, period); its spend for the
+ * current period is loaded from the usage table the first time. */
+static void load_budget(sqlite3 *db, sqlite3_stmt *st, int col, const char *column, const char *id,
+                        struct gw_rl_state *state, struct gw_budget_limit *out)
+{
+    out->nano = -1;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL || !state || !id)
+        return;
+    int p = gw_budget_period_parse((const char *)sqlite3_column_text(st, col + 1));
+    out->period = p < 0 ? GW_PERIOD_NONE : (enum gw_budget_period)p;
+    out->nano = (long long)(sqlite3_column_double(st, col) * 1e9 + 0.5);
+    gw_budget_load(&state->spend, db, column, id, out->period);
+}
 
 static long long col_limit(sqlite3_stmt *st, int i)
 {
@@ -150,6 +168,8 @@ int gw_keys_reload(const char *db_path, char *err, size_t errlen)
         e->team_limits.parallel = col_limit(st, 17);
         e->key_rl = gw_rl_state_for(e->id);
         e->team_rl = e->team_id ? gw_rl_state_for(e->team_id) : NULL;
+        load_budget(db, st, 18, "key_id", e->id, e->key_rl, &e->key_budget);
+        load_budget(db, st, 20, "team_id", e->team_id, e->team_rl, &e->team_budget);
         ks->n_entries++;
     }
     if (step != SQLITE_DONE)
@@ -205,6 +225,8 @@ enum gw_auth_result gw_keys_authenticate(struct gw_request *r, const char *secre
             w->team_rl = e->team_rl;
             w->key_limits = e->key_limits;
             w->team_limits = e->team_limits;
+            w->key_budget = e->key_budget;
+            w->team_budget = e->team_budget;
             if (e->models) {
                 size_t n = 0;
                 while (e->models[n])

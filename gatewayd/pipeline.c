@@ -13,13 +13,14 @@
 #include "runtime.h"
 
 static const struct gw_stage *const stages[] = {
-    &gw_stage_auth,     /* who is calling: virtual key -> r->who */
-    &gw_stage_models,   /* GET /v1/models answers here */
-    &gw_stage_parse,    /* body -> validated JSON */
-    &gw_stage_policy,   /* blocked patterns, max_input_tokens */
+    &gw_stage_auth,      /* who is calling: virtual key -> r->who */
+    &gw_stage_models,    /* GET /v1/models answers here */
+    &gw_stage_parse,     /* body -> validated JSON */
+    &gw_stage_policy,    /* blocked patterns, max_input_tokens */
     &gw_stage_ratelimit, /* key and team limits; settled at the end */
-    &gw_stage_route,    /* model name -> deployment and provider */
-    &gw_stage_dispatch, /* hand over to the provider's adapter */
+    &gw_stage_route,     /* model name -> deployment and provider */
+    &gw_stage_budget,    /* key and team budgets, at the model's prices */
+    &gw_stage_dispatch,  /* hand over to the provider's adapter */
 };
 
 #define N_STAGES (sizeof stages / sizeof stages[0])
@@ -61,6 +62,9 @@ void *gw_pipeline_state(const struct gw_request *r, const struct gw_stage *stage
 
 void gw_pipeline_done(struct gw_request *r)
 {
+    if (r->settled)
+        return;
+    r->settled = 1;
     for (size_t i = 0; i < (size_t)r->stage && i < N_STAGES; i++)
         if (stages[i]->done && (stages[i]->apis & (unsigned)r->api))
             stages[i]->done(r);

@@ -32,7 +32,10 @@ struct gw_stage {
 /* Runs the stages for r->api from r->stage on. */
 enum gw_stage_rc gw_pipeline_run(struct gw_request *r);
 
-/* Calls the done hook of every stage the request ran. */
+/* Calls the done hook of every stage the request ran, once: as soon as its
+ * usage is final (before the client sees the end of the answer, so its next
+ * request finds limits and budgets settled), or at the latest when the
+ * request ends. */
 void gw_pipeline_done(struct gw_request *r);
 
 /* Per-config stage states: built by setup when a config is installed. */
@@ -46,6 +49,6 @@ void *gw_pipeline_state(const struct gw_request *r, const struct gw_stage *stage
 const char *gw_request_header(struct gw_request *r, const char *name);
 
 extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_policy,
-    gw_stage_ratelimit, gw_stage_route, gw_stage_dispatch;
+    gw_stage_ratelimit, gw_stage_route, gw_stage_budget, gw_stage_dispatch;
 
 #endif

@@ -48,6 +48,7 @@ struct gw_rl_state *gw_rl_state_for(const char *id)
         e = e->next;
     if (!e && (e = calloc(1, sizeof *e)) != NULL) {
         e->id = strdup(id);
+        atomic_store(&e->state.spend.period_kind, -1);
         e->next = R.buckets[h];
         R.buckets[h] = e;
     }

@@ -8,12 +8,15 @@
 
 #include <stdatomic.h>
 
+#include "budget.h"
+
 enum gw_rl_dim { GW_RL_RPM, GW_RL_TPM, GW_RL_TPD, GW_RL_DIMS };
 
-/* The counters of one key or team. */
+/* The counters of one key or team: rate limits here, spend for budgets. */
 struct gw_rl_state {
     atomic_llong tat[GW_RL_DIMS]; /* GCRA "theoretical arrival time", monotonic ns */
     atomic_int in_flight;
+    struct gw_spend spend;
 };
 
 /* The limits that apply to one key or team (0 = none). */

@@ -33,6 +33,7 @@ struct gw_principal {
     int is_admin;
     struct gw_rl_state *key_rl, *team_rl;        /* rate-limit counters */
     struct gw_rl_limits key_limits, team_limits; /* -1: not set */
+    struct gw_budget_limit key_budget, team_budget;
 };
 
 struct gw_header {
@@ -70,7 +71,13 @@ struct gw_request {
     int input_tokens_known;
     struct gw_rl_subject rl[2]; /* admitted rate-limit subjects (ratelimit stage) */
     int n_rl;
-    long long rl_reserved; /* tokens charged at admission */
+    long long rl_reserved;            /* tokens charged at admission */
+    struct gw_spend *budget_spend[2]; /* budgets the request reserved against */
+    long long budget_limit[2];
+    const char *budget_what[2];
+    long long budget_reserved; /* nano-USD reserved against each of them */
+    int n_budget;
+    int settled; /* the stages' done hooks have run (pipeline.c) */
 
     /* route */
     const struct gw_model_cfg *model;

@@ -45,3 +45,14 @@ long long gw_tokens_input(struct gw_request *r)
     }
     return r->input_tokens;
 }
+
+long long gw_tokens_answer_budget(const struct gw_request *r)
+{
+    static const char *const fields[] = {"max_completion_tokens", "max_tokens"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, fields[i]);
+        if (cJSON_IsNumber(v) && v->valuedouble >= 0)
+            return (long long)v->valuedouble;
+    }
+    return r->cfg->rate_limiting.default_max_tokens;
+}

@@ -11,6 +11,9 @@ struct gw_request;
 
 /* The input tokens of a chat request (r->json must be parsed). */
 long long gw_tokens_input(struct gw_request *r);
+/* The most the answer may cost in tokens: the request's max_completion_tokens
+ * or max_tokens, else rate_limiting.default_max_tokens. */
+long long gw_tokens_answer_budget(const struct gw_request *r);
 /* The documented estimate used where no exact tokenizer applies: one token
  * per four bytes of text, rounded up. */
 long long gw_tokens_estimate_text(size_t bytes);

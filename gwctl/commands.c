@@ -28,6 +28,8 @@ static gwctl_local_fn help_local;
 
 /* ---- the table ----------------------------------------------------------- */
 
+static const char *const budget_period_choices[] = {"daily", "weekly", "monthly", "none", NULL};
+
 static const struct gwctl_param key_create_params[] = {
     {.option = "name",
      .metavar = "N",
@@ -66,6 +68,13 @@ static const struct gwctl_param key_create_params[] = {
      .arg = "budget_usd",
      .type = GWCTL_T_USD,
      .help = "spending budget in USD, e.g. 25 or 12.50"},
+    {.option = "budget-period",
+     .metavar = "daily|weekly|monthly|none",
+     .arg = "budget_period",
+     .type = GWCTL_T_CHOICE,
+     .help = "when the budget resets (default: none, a lifetime budget)",
+     .choices = budget_period_choices,
+     .complete = GWCTL_COMPLETE_CHOICES},
     {.option = "admin",
      .arg = "admin",
      .type = GWCTL_T_FLAG,
@@ -136,34 +145,32 @@ static const struct gwctl_param team_create_params[] = {
      .arg = "budget_usd",
      .type = GWCTL_T_USD,
      .help = "spending budget in USD, for the whole team"},
+    {.option = "budget-period",
+     .metavar = "daily|weekly|monthly|none",
+     .arg = "budget_period",
+     .type = GWCTL_T_CHOICE,
+     .help = "when the budget resets (default: none, a lifetime budget)",
+     .choices = budget_period_choices,
+     .complete = GWCTL_COMPLETE_CHOICES},
 };
 
 /* key update / team update: the limits a key or team carries */
+/* clang-format off */
 #define LIMIT_PARAMS(scope)                                                                        \
-    {.option = "rpm",                                                                              \
-     .metavar = "N",                                                                               \
-     .arg = "rpm",                                                                                 \
-     .type = GWCTL_T_INT,                                                                          \
+    {.option = "rpm", .metavar = "N", .arg = "rpm", .type = GWCTL_T_INT,                           \
      .help = "limit: requests per minute" scope},                                                  \
-        {.option = "tpm",                                                                          \
-         .metavar = "N",                                                                           \
-         .arg = "tpm",                                                                             \
-         .type = GWCTL_T_INT,                                                                      \
-         .help = "limit: tokens per minute" scope},                                                \
-        {.option = "tpd",                                                                          \
-         .metavar = "N",                                                                           \
-         .arg = "tpd",                                                                             \
-         .type = GWCTL_T_INT,                                                                      \
-         .help = "limit: tokens per day" scope},                                                   \
-        {.option = "concurrent",                                                                   \
-         .metavar = "N",                                                                           \
-         .arg = "concurrent",                                                                      \
-         .type = GWCTL_T_INT,                                                                      \
-         .help = "limit: requests in flight at once" scope},                                       \
-    {                                                                                              \
-        .option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,            \
-        .help = "spending budget in USD" scope                                                     \
-    }
+    {.option = "tpm", .metavar = "N", .arg = "tpm", .type = GWCTL_T_INT,                           \
+     .help = "limit: tokens per minute" scope},                                                    \
+    {.option = "tpd", .metavar = "N", .arg = "tpd", .type = GWCTL_T_INT,                           \
+     .help = "limit: tokens per day" scope},                                                       \
+    {.option = "concurrent", .metavar = "N", .arg = "concurrent", .type = GWCTL_T_INT,             \
+     .help = "limit: requests in flight at once" scope},                                           \
+    {.option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,               \
+     .help = "spending budget in USD" scope},                                                      \
+    {.option = "budget-period", .metavar = "daily|weekly|monthly|none", .arg = "budget_period",    \
+     .type = GWCTL_T_CHOICE, .help = "when the budget resets" scope,                               \
+     .choices = budget_period_choices, .complete = GWCTL_COMPLETE_CHOICES}
+/* clang-format on */
 
 static const struct gwctl_param key_update_params[] = {
     {.metavar = "ID",

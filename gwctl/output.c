@@ -335,6 +335,7 @@ static const struct gwctl_col key_fields[] = {
     {"tpd", "tpd", GWCTL_FMT_INT, NULL},
     {"concurrent", "concurrent", GWCTL_FMT_INT, NULL},
     {"budget_usd", "budget_usd", GWCTL_FMT_USD, NULL},
+    {"budget_period", "budget_period", GWCTL_FMT_TEXT, NULL},
     {"models", "models", GWCTL_FMT_LIST, "(any)"},
     {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
     {"expires_at", "expires_at", GWCTL_FMT_TIME, NULL},
@@ -362,6 +363,7 @@ static const struct gwctl_col team_fields[] = {
     {"tpd", "tpd", GWCTL_FMT_INT, NULL},
     {"concurrent", "concurrent", GWCTL_FMT_INT, NULL},
     {"budget_usd", "budget_usd", GWCTL_FMT_USD, NULL},
+    {"budget_period", "budget_period", GWCTL_FMT_TEXT, NULL},
     {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
 };
 

@@ -136,6 +136,7 @@ static size_t on_data(struct gw_request *r, const char *data, size_t len)
 static void finish_stream(struct gw_request *r, enum gw_upstream_result res, const char *detail)
 {
     struct openai_state *st = state(r);
+    gw_pipeline_done(r); /* usage is final: settle before the client sees the end */
     pthread_mutex_lock(&r->mu);
     if (!st->done_seen) {
         const char *code = res == GW_UP_TIMEOUT ? "upstream_timeout" : "upstream_stream_error";

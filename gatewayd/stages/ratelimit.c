@@ -14,17 +14,6 @@
 #include "request.h"
 #include "tokens.h"
 
-static long long answer_budget(const struct gw_request *r)
-{
-    static const char *const fields[] = {"max_completion_tokens", "max_tokens"};
-    for (int i = 0; i < 2; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, fields[i]);
-        if (cJSON_IsNumber(v) && v->valuedouble >= 0)
-            return (long long)v->valuedouble;
-    }
-    return r->cfg->rate_limiting.default_max_tokens;
-}
-
 static void set_header_num(struct gw_request *r, const char *name, long long v)
 {
     char num[32];
@@ -77,7 +66,7 @@ static enum gw_stage_rc run(struct gw_request *r)
         s[n].limits.parallel = pick(w->team_limits.parallel, 0);
         n++;
     }
-    long long tokens = gw_tokens_input(r) + answer_budget(r);
+    long long tokens = gw_tokens_input(r) + gw_tokens_answer_budget(r);
     struct gw_rl_verdict v;
     gw_rl_admit(s, n, tokens, &v);
     set_headers(r, &v);
