@@ -244,8 +244,9 @@ def test_expect_100_continue_too_large(gw_local):
 
 def test_large_request_under_limit(make_gateway):
     g = make_gateway(start=False)
-    g.write_config(text=g.config_text().replace("max_body_bytes: 65536",
-                                                "max_body_bytes: 4194304"))
+    # the body limit is what this test is about: lift the prompt-size policy
+    g.write_config(text=g.config_text(extra="content_policy: { max_input_tokens: 0 }\n").replace(
+        "max_body_bytes: 65536", "max_body_bytes: 4194304"))
     g.start()
     key = g.create_key("big")["key"]
     text = " ".join(["word"] * 300000)  # 1.5 MB
