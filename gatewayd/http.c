@@ -27,6 +27,7 @@
 #include "connlimit.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "request.h"
 #include "upstream.h"
@@ -61,6 +62,7 @@ static const struct route routes[] = {
     {"/v1/models", "GET", GW_API_MODELS},
     {"/models", "GET", GW_API_MODELS},
     {"/health", "GET", GW_API_NONE},
+    {"/metrics", "GET", GW_API_NONE},
 };
 
 static enum gw_stage_rc route_request(struct gw_request *r)
@@ -74,10 +76,15 @@ static enum gw_stage_rc route_request(struct gw_request *r)
             !(strcmp(r->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
             continue;
         r->api = routes[i].api;
-        if (r->api == GW_API_NONE) { /* /health */
+        if (r->api == GW_API_NONE) { /* /health, /metrics: no key needed */
             r->status = 200;
-            r->content_type = "application/json";
-            gw_buf_puts(&r->out, "{\"status\":\"ok\"}\n");
+            if (strcmp(r->path, "/metrics") == 0) {
+                r->content_type = "text/plain; version=0.0.4";
+                gw_metrics_render(&r->out);
+            } else {
+                r->content_type = "application/json";
+                gw_buf_puts(&r->out, "{\"status\":\"ok\"}\n");
+            }
             return GW_STAGE_RESPOND;
         }
         if (r->api == GW_API_CHAT)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "request.h"
 #include "writer.h"
 
@@ -53,6 +54,7 @@ void gw_usage_record(struct gw_request *r)
     u->cached_tokens = r->cached_tokens;
     u->cost_usd = gw_usage_cost(r->model ? &r->model->pricing : NULL, r->prompt_tokens,
                                 r->completion_tokens, r->cached_tokens);
+    gw_metrics_request_done(r, u->cost_usd);
     u->latency_ms = (double)(end - r->t_start_us) / 1000.0;
     u->ttfb_ms = r->t_up_first_us ? (double)(r->t_up_first_us - r->t_start_us) / 1000.0 : -1;
     u->overhead_us = r->overhead_us;

@@ -13,6 +13,7 @@
 #include "budget.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "request.h"
 #include "tokens.h"
@@ -33,6 +34,7 @@ static long long nano(double usd)
 static enum gw_stage_rc refuse(struct gw_request *r, const char *what, const char *name,
                                const struct gw_budget_limit *b, long long spent, long long reset)
 {
+    gw_metrics_budget_exceeded(what);
     char when[64] = "never (no period)";
     if (reset) {
         time_t t = (time_t)reset;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "errors.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "ratelimit.h"
 #include "request.h"
@@ -75,6 +76,7 @@ static enum gw_stage_rc run(struct gw_request *r)
         r->rl_reserved = tokens;
         return GW_STAGE_CONTINUE;
     }
+    gw_metrics_rate_limited(v.what, v.limit);
     set_header_num(r, "retry-after", (v.retry_after_ms + 999) / 1000);
     char when[32];
     gw_rl_format_reset(v.retry_after_ms, when, sizeof when);

@@ -1,0 +1,140 @@
+/* Metrics: fixed arrays of atomic counters (no label maps to allocate or
+ * lock), rendered on demand. Status codes are counted for the codes the
+ * gateway gives, with "other" for the rest. */
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "budget.h"
+#include "request.h"
+#include "upstream.h"
+#include "writer.h"
+
+static const int statuses[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 502, 503, 504};
+#define N_STATUS (sizeof statuses / sizeof *statuses)
+static const double overhead_buckets_us[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
+#define N_BUCKETS (sizeof overhead_buckets_us / sizeof *overhead_buckets_us)
+static const char *const rl_whats[] = {"key", "team"};
+static const char *const rl_limits[] = {"rpm", "tpm", "tpd", "concurrent"};
+
+static struct {
+    atomic_llong requests[2][N_STATUS + 1]; /* [stream][status index, other] */
+    atomic_llong client_gone;
+    atomic_llong prompt_tokens, completion_tokens, cached_tokens;
+    atomic_llong cost_nano;
+    atomic_llong overhead[N_BUCKETS + 1]; /* cumulative at render time */
+    atomic_llong overhead_sum_us, overhead_count;
+    atomic_llong rate_limited[2][4];
+    atomic_llong budget_exceeded[2];
+} M;
+
+static int index_of(const char *const *list, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return i;
+    return -1;
+}
+
+void gw_metrics_request_done(const struct gw_request *r, double cost_usd)
+{
+    size_t si = N_STATUS;
+    for (size_t i = 0; i < N_STATUS; i++)
+        if (statuses[i] == r->status)
+            si = i;
+    atomic_fetch_add_explicit(&M.requests[r->stream ? 1 : 0][si], 1, memory_order_relaxed);
+    if (r->client_gone)
+        atomic_fetch_add_explicit(&M.client_gone, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&M.prompt_tokens, r->prompt_tokens, memory_order_relaxed);
+    atomic_fetch_add_explicit(&M.completion_tokens, r->completion_tokens, memory_order_relaxed);
+    atomic_fetch_add_explicit(&M.cached_tokens, r->cached_tokens, memory_order_relaxed);
+    atomic_fetch_add_explicit(&M.cost_nano, (long long)(cost_usd * 1e9 + 0.5),
+                              memory_order_relaxed);
+    size_t b = 0;
+    while (b < N_BUCKETS && (double)r->overhead_us > overhead_buckets_us[b])
+        b++;
+    atomic_fetch_add_explicit(&M.overhead[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&M.overhead_sum_us, r->overhead_us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&M.overhead_count, 1, memory_order_relaxed);
+}
+
+void gw_metrics_rate_limited(const char *what, const char *limit)
+{
+    int w = index_of(rl_whats, 2, what), l = index_of(rl_limits, 4, limit);
+    if (w >= 0 && l >= 0)
+        atomic_fetch_add_explicit(&M.rate_limited[w][l], 1, memory_order_relaxed);
+}
+
+void gw_metrics_budget_exceeded(const char *what)
+{
+    int w = index_of(rl_whats, 2, what);
+    if (w >= 0)
+        atomic_fetch_add_explicit(&M.budget_exceeded[w], 1, memory_order_relaxed);
+}
+
+static void help(struct gw_buf *o, const char *name, const char *type, const char *text)
+{
+    gw_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+void gw_metrics_render(struct gw_buf *o)
+{
+    help(o, "gw_requests_total", "counter", "Chat requests finished, by status and streaming.");
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i <= N_STATUS; i++) {
+            long long v = atomic_load(&M.requests[s][i]);
+            if (i < N_STATUS)
+                gw_buf_printf(o, "gw_requests_total{status=\"%d\",stream=\"%s\"} %lld\n",
+                              statuses[i], s ? "true" : "false", v);
+            else
+                gw_buf_printf(o, "gw_requests_total{status=\"other\",stream=\"%s\"} %lld\n",
+                              s ? "true" : "false", v);
+        }
+    help(o, "gw_client_gone_total", "counter", "Requests whose client left before the end.");
+    gw_buf_printf(o, "gw_client_gone_total %lld\n", atomic_load(&M.client_gone));
+    help(o, "gw_tokens_total", "counter", "Tokens reported by providers.");
+    gw_buf_printf(o, "gw_tokens_total{type=\"prompt\"} %lld\n", atomic_load(&M.prompt_tokens));
+    gw_buf_printf(o, "gw_tokens_total{type=\"completion\"} %lld\n",
+                  atomic_load(&M.completion_tokens));
+    gw_buf_printf(o, "gw_tokens_total{type=\"cached\"} %lld\n", atomic_load(&M.cached_tokens));
+    help(o, "gw_cost_usd_total", "counter", "Cost of the requests at the configured prices.");
+    gw_buf_printf(o, "gw_cost_usd_total %.9f\n", (double)atomic_load(&M.cost_nano) / 1e9);
+    help(o, "gw_overhead_seconds", "histogram", "Time the gateway itself spent per request.");
+    long long cum = 0;
+    for (size_t b = 0; b < N_BUCKETS; b++) {
+        cum += atomic_load(&M.overhead[b]);
+        gw_buf_printf(o, "gw_overhead_seconds_bucket{le=\"%g\"} %lld\n",
+                      overhead_buckets_us[b] / 1e6, cum);
+    }
+    cum += atomic_load(&M.overhead[N_BUCKETS]);
+    gw_buf_printf(o, "gw_overhead_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
+    gw_buf_printf(o, "gw_overhead_seconds_sum %.6f\n",
+                  (double)atomic_load(&M.overhead_sum_us) / 1e6);
+    gw_buf_printf(o, "gw_overhead_seconds_count %lld\n", atomic_load(&M.overhead_count));
+    help(o, "gw_rate_limited_total", "counter", "Requests refused by a rate limit.");
+    for (int w = 0; w < 2; w++)
+        for (int l = 0; l < 4; l++)
+            gw_buf_printf(o, "gw_rate_limited_total{subject=\"%s\",limit=\"%s\"} %lld\n",
+                          rl_whats[w], rl_limits[l], atomic_load(&M.rate_limited[w][l]));
+    help(o, "gw_budget_exceeded_total", "counter", "Requests refused by a budget.");
+    for (int w = 0; w < 2; w++)
+        gw_buf_printf(o, "gw_budget_exceeded_total{subject=\"%s\"} %lld\n", rl_whats[w],
+                      atomic_load(&M.budget_exceeded[w]));
+    help(o, "gw_budget_soft_alerts_total", "counter", "Budgets that crossed the soft threshold.");
+    gw_buf_printf(o, "gw_budget_soft_alerts_total %ld\n", gw_budget_soft_alerts());
+    struct gw_writer_stats ws;
+    gw_writer_stats(&ws);
+    help(o, "gw_in_flight", "gauge", "Requests being served.");
+    gw_buf_printf(o, "gw_in_flight %ld\n", gw_request_in_flight());
+    help(o, "gw_upstream_active", "gauge", "Provider transfers running.");
+    gw_buf_printf(o, "gw_upstream_active %ld\n", gw_upstream_active());
+    help(o, "gw_usage_ring_queued", "gauge", "Usage rows waiting for the writer.");
+    gw_buf_printf(o, "gw_usage_ring_queued %lld\n", ws.queued);
+    help(o, "gw_usage_rows_written_total", "counter", "Usage rows committed.");
+    gw_buf_printf(o, "gw_usage_rows_written_total %lld\n", ws.written);
+    help(o, "gw_usage_ring_stalls_total", "counter", "Times a full ring made a request wait.");
+    gw_buf_printf(o, "gw_usage_ring_stalls_total %lld\n", ws.stalls);
+    help(o, "gw_usage_write_errors_total", "counter", "Failed usage writes (logged).");
+    gw_buf_printf(o, "gw_usage_write_errors_total %lld\n", ws.errors);
+}
