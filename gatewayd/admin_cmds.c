@@ -567,60 +567,45 @@ static int settings_update_apply(sqlite3 *db, void *arg)
     return apply_settings(db, u->table, u->id, u->args);
 }
 
-static cJSON *update_settings(struct gw_admin_ctx *ctx, const char *table, const char *id,
-                              const cJSON *args)
+/* Looks the key or team up, applies the settings in args, and answers with
+ * the updated object under `kind` ("key" or "team"). */
+static cJSON *update_subject(struct gw_admin_ctx *ctx, const cJSON *args, const char *ref_arg,
+                             cJSON *(*lookup)(struct gw_admin_ctx *, const char *),
+                             const char *table, const char *kind)
 {
+    const char *ref = NULL;
+    if (arg_str(ctx, args, ref_arg, &ref) != 1)
+        return ctx->err_code ? NULL
+                             : gw_admin_fail(ctx, "bad_request", "\"%s\" is required", ref_arg);
+    if (check_settings(ctx, args) != 0)
+        return NULL;
+    cJSON *o = lookup(ctx, ref);
+    if (!o)
+        return NULL;
+    char id[64];
+    snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring);
+    cJSON_Delete(o);
     struct settings_update u = {table, id, args};
     int rc = gw_writer_run(settings_update_apply, &u);
     if (rc == SQLITE_NOTFOUND)
         return gw_admin_fail(ctx, "not_found", "%s was deleted meanwhile", id);
     if (rc != SQLITE_OK)
         return gw_admin_fail(ctx, "internal", "could not update: %s", sqlite3_errstr(rc));
-    return NULL;
+    if (!(o = lookup(ctx, id)))
+        return NULL;
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, kind, o);
+    return refresh_and(ctx, res);
 }
 
 static cJSON *cmd_key_update(struct gw_admin_ctx *ctx, const cJSON *args)
 {
-    const char *ref = NULL;
-    if (arg_str(ctx, args, "id", &ref) != 1)
-        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
-    if (check_settings(ctx, args) != 0)
-        return NULL;
-    cJSON *k = key_lookup(ctx, ref);
-    if (!k)
-        return NULL;
-    char id[64];
-    snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(k, "id")->valuestring);
-    cJSON_Delete(k);
-    if (update_settings(ctx, "keys", id, args), ctx->err_code)
-        return NULL;
-    if (!(k = key_lookup(ctx, id)))
-        return NULL;
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddItemToObject(res, "key", k);
-    return refresh_and(ctx, res);
+    return update_subject(ctx, args, "id", key_lookup, "keys", "key");
 }
 
 static cJSON *cmd_team_update(struct gw_admin_ctx *ctx, const cJSON *args)
 {
-    const char *name = NULL;
-    if (arg_str(ctx, args, "name", &name) != 1)
-        return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
-    if (check_settings(ctx, args) != 0)
-        return NULL;
-    cJSON *t = team_lookup(ctx, name);
-    if (!t)
-        return NULL;
-    char id[64];
-    snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(t, "id")->valuestring);
-    cJSON_Delete(t);
-    if (update_settings(ctx, "teams", id, args), ctx->err_code)
-        return NULL;
-    if (!(t = team_lookup(ctx, id)))
-        return NULL;
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddItemToObject(res, "team", t);
-    return refresh_and(ctx, res);
+    return update_subject(ctx, args, "name", team_lookup, "teams", "team");
 }
 
 static cJSON *cmd_team_list(struct gw_admin_ctx *ctx, const cJSON *args)

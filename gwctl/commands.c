@@ -30,6 +30,24 @@ static gwctl_local_fn help_local;
 
 static const char *const budget_period_choices[] = {"daily", "weekly", "monthly", "none", NULL};
 
+/* The limits and budget a key or team carries, on create and update alike. */
+/* clang-format off */
+#define LIMIT_PARAMS(scope)                                                                        \
+    {.option = "rpm", .metavar = "N", .arg = "rpm", .type = GWCTL_T_INT,                           \
+     .help = "limit: requests per minute" scope},                                                  \
+    {.option = "tpm", .metavar = "N", .arg = "tpm", .type = GWCTL_T_INT,                           \
+     .help = "limit: tokens per minute" scope},                                                    \
+    {.option = "tpd", .metavar = "N", .arg = "tpd", .type = GWCTL_T_INT,                           \
+     .help = "limit: tokens per day" scope},                                                       \
+    {.option = "concurrent", .metavar = "N", .arg = "concurrent", .type = GWCTL_T_INT,             \
+     .help = "limit: requests in flight at once" scope},                                           \
+    {.option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,               \
+     .help = "spending budget in USD" scope},                                                      \
+    {.option = "budget-period", .metavar = "daily|weekly|monthly|none", .arg = "budget_period",    \
+     .type = GWCTL_T_CHOICE, .help = "when the budget resets" scope,                               \
+     .choices = budget_period_choices, .complete = GWCTL_COMPLETE_CHOICES}
+/* clang-format on */
+
 static const struct gwctl_param key_create_params[] = {
     {.option = "name",
      .metavar = "N",
@@ -43,38 +61,7 @@ static const struct gwctl_param key_create_params[] = {
      .type = GWCTL_T_STRING,
      .help = "team the key belongs to (must exist)",
      .complete = GWCTL_COMPLETE_TEAM},
-    {.option = "rpm",
-     .metavar = "N",
-     .arg = "rpm",
-     .type = GWCTL_T_INT,
-     .help = "limit: requests per minute"},
-    {.option = "tpm",
-     .metavar = "N",
-     .arg = "tpm",
-     .type = GWCTL_T_INT,
-     .help = "limit: tokens per minute"},
-    {.option = "tpd",
-     .metavar = "N",
-     .arg = "tpd",
-     .type = GWCTL_T_INT,
-     .help = "limit: tokens per day"},
-    {.option = "concurrent",
-     .metavar = "N",
-     .arg = "concurrent",
-     .type = GWCTL_T_INT,
-     .help = "limit: requests in flight at once"},
-    {.option = "budget",
-     .metavar = "USD",
-     .arg = "budget_usd",
-     .type = GWCTL_T_USD,
-     .help = "spending budget in USD, e.g. 25 or 12.50"},
-    {.option = "budget-period",
-     .metavar = "daily|weekly|monthly|none",
-     .arg = "budget_period",
-     .type = GWCTL_T_CHOICE,
-     .help = "when the budget resets (default: none, a lifetime budget)",
-     .choices = budget_period_choices,
-     .complete = GWCTL_COMPLETE_CHOICES},
+    LIMIT_PARAMS(""),
     {.option = "admin",
      .arg = "admin",
      .type = GWCTL_T_FLAG,
@@ -120,57 +107,8 @@ static const struct gwctl_param team_create_params[] = {
      .type = GWCTL_T_STRING,
      .required = true,
      .help = "name of the team (unique)"},
-    {.option = "rpm",
-     .metavar = "N",
-     .arg = "rpm",
-     .type = GWCTL_T_INT,
-     .help = "limit: requests per minute, for the whole team"},
-    {.option = "tpm",
-     .metavar = "N",
-     .arg = "tpm",
-     .type = GWCTL_T_INT,
-     .help = "limit: tokens per minute, for the whole team"},
-    {.option = "tpd",
-     .metavar = "N",
-     .arg = "tpd",
-     .type = GWCTL_T_INT,
-     .help = "limit: tokens per day, for the whole team"},
-    {.option = "concurrent",
-     .metavar = "N",
-     .arg = "concurrent",
-     .type = GWCTL_T_INT,
-     .help = "limit: requests in flight at once, for the whole team"},
-    {.option = "budget",
-     .metavar = "USD",
-     .arg = "budget_usd",
-     .type = GWCTL_T_USD,
-     .help = "spending budget in USD, for the whole team"},
-    {.option = "budget-period",
-     .metavar = "daily|weekly|monthly|none",
-     .arg = "budget_period",
-     .type = GWCTL_T_CHOICE,
-     .help = "when the budget resets (default: none, a lifetime budget)",
-     .choices = budget_period_choices,
-     .complete = GWCTL_COMPLETE_CHOICES},
+    LIMIT_PARAMS(", for the whole team"),
 };
-
-/* key update / team update: the limits a key or team carries */
-/* clang-format off */
-#define LIMIT_PARAMS(scope)                                                                        \
-    {.option = "rpm", .metavar = "N", .arg = "rpm", .type = GWCTL_T_INT,                           \
-     .help = "limit: requests per minute" scope},                                                  \
-    {.option = "tpm", .metavar = "N", .arg = "tpm", .type = GWCTL_T_INT,                           \
-     .help = "limit: tokens per minute" scope},                                                    \
-    {.option = "tpd", .metavar = "N", .arg = "tpd", .type = GWCTL_T_INT,                           \
-     .help = "limit: tokens per day" scope},                                                       \
-    {.option = "concurrent", .metavar = "N", .arg = "concurrent", .type = GWCTL_T_INT,             \
-     .help = "limit: requests in flight at once" scope},                                           \
-    {.option = "budget", .metavar = "USD", .arg = "budget_usd", .type = GWCTL_T_USD,               \
-     .help = "spending budget in USD" scope},                                                      \
-    {.option = "budget-period", .metavar = "daily|weekly|monthly|none", .arg = "budget_period",    \
-     .type = GWCTL_T_CHOICE, .help = "when the budget resets" scope,                               \
-     .choices = budget_period_choices, .complete = GWCTL_COMPLETE_CHOICES}
-/* clang-format on */
 
 static const struct gwctl_param key_update_params[] = {
     {.metavar = "ID",
