@@ -89,6 +89,18 @@ static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
     }
 }
 
+/* Runs an UPDATE meant to change exactly one row and finalizes it:
+ * SQLITE_OK, SQLITE_NOTFOUND if no row matched, or the error. */
+static int step_one_row(sqlite3 *db, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int changed = sqlite3_changes(db);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db);
+    return changed == 1 ? SQLITE_OK : SQLITE_NOTFOUND;
+}
+
 /* ---- settings a key or a team carries ------------------------------------ */
 
 /* Limits and budget: the same names for keys and teams, on create and update.
@@ -149,12 +161,7 @@ static int apply_settings(sqlite3 *db, const char *table, const char *id, const 
         else if (cJSON_IsString(v) && gw_budget_period_parse(v->valuestring) > 0)
             sqlite3_bind_text(st, (int)i + 2, v->valuestring, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(st);
-    int changed = sqlite3_changes(db);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sqlite3_extended_errcode(db);
-    return changed == 1 ? SQLITE_OK : SQLITE_NOTFOUND;
+    return step_one_row(db, st);
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -424,12 +431,7 @@ static int key_rotate_apply(sqlite3 *db, void *arg)
     sqlite3_bind_blob(st, 3, kr->hash, GW_KEY_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, kr->prefix, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, kr->id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    int changed = sqlite3_changes(db);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sqlite3_extended_errcode(db);
-    return changed == 1 ? SQLITE_OK : SQLITE_NOTFOUND;
+    return step_one_row(db, st);
 }
 
 /* A new secret for the same key id; the old secret keeps working for

@@ -30,6 +30,18 @@ static gwctl_local_fn help_local;
 
 static const char *const budget_period_choices[] = {"daily", "weekly", "monthly", "none", NULL};
 
+/* The operand naming an existing key, or team. */
+#define KEY_OPERAND                                                                                \
+    {                                                                                              \
+        .metavar = "ID", .arg = "id", .type = GWCTL_T_STRING, .required = true,                    \
+        .help = "key id (key_...) or key name", .complete = GWCTL_COMPLETE_KEY                     \
+    }
+#define TEAM_OPERAND                                                                               \
+    {                                                                                              \
+        .metavar = "NAME", .arg = "name", .type = GWCTL_T_STRING, .required = true,                \
+        .help = "team name", .complete = GWCTL_COMPLETE_TEAM                                       \
+    }
+
 /* The limits and budget a key or team carries, on create and update alike. */
 /* clang-format off */
 #define LIMIT_PARAMS(scope)                                                                        \
@@ -79,12 +91,7 @@ static const struct gwctl_param key_create_params[] = {
 };
 
 static const struct gwctl_param key_rotate_params[] = {
-    {.metavar = "ID",
-     .arg = "id",
-     .type = GWCTL_T_STRING,
-     .required = true,
-     .help = "key id (key_...) or key name",
-     .complete = GWCTL_COMPLETE_KEY},
+    KEY_OPERAND,
     {.option = "grace",
      .metavar = "DURATION",
      .arg = "grace_s",
@@ -93,12 +100,7 @@ static const struct gwctl_param key_rotate_params[] = {
 };
 
 static const struct gwctl_param key_id_params[] = {
-    {.metavar = "ID",
-     .arg = "id",
-     .type = GWCTL_T_STRING,
-     .required = true,
-     .help = "key id (key_...) or key name",
-     .complete = GWCTL_COMPLETE_KEY},
+    KEY_OPERAND,
 };
 
 static const struct gwctl_param team_create_params[] = {
@@ -111,32 +113,17 @@ static const struct gwctl_param team_create_params[] = {
 };
 
 static const struct gwctl_param key_update_params[] = {
-    {.metavar = "ID",
-     .arg = "id",
-     .type = GWCTL_T_STRING,
-     .required = true,
-     .help = "key id (key_...) or key name",
-     .complete = GWCTL_COMPLETE_KEY},
+    KEY_OPERAND,
     LIMIT_PARAMS(""),
 };
 
 static const struct gwctl_param team_update_params[] = {
-    {.metavar = "NAME",
-     .arg = "name",
-     .type = GWCTL_T_STRING,
-     .required = true,
-     .help = "team name",
-     .complete = GWCTL_COMPLETE_TEAM},
+    TEAM_OPERAND,
     LIMIT_PARAMS(", for the whole team"),
 };
 
 static const struct gwctl_param team_name_params[] = {
-    {.metavar = "NAME",
-     .arg = "name",
-     .type = GWCTL_T_STRING,
-     .required = true,
-     .help = "team name",
-     .complete = GWCTL_COMPLETE_TEAM},
+    TEAM_OPERAND,
 };
 
 static const char *const usage_by_choices[] = {"key", "team", "model", "day", NULL};
