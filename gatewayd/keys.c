@@ -5,6 +5,7 @@
 #include "keys.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,21 @@ static const char **parse_models(struct gw_arena *a, const char *json)
     return out;
 }
 
+/* Reloads are serialised: two gwctl sessions changing keys at once must not
+ * publish their snapshots in the opposite order of their reads. */
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int reload_locked(const char *db_path, char *err, size_t errlen);
+
 int gw_keys_reload(const char *db_path, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&reload_mu);
+    int rc = reload_locked(db_path, err, errlen);
+    pthread_mutex_unlock(&reload_mu);
+    return rc;
+}
+
+static int reload_locked(const char *db_path, char *err, size_t errlen)
 {
     sqlite3 *db = gw_db_open(db_path, GW_DB_READONLY, err, errlen);
     if (!db)
