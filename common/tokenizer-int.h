@@ -31,6 +31,14 @@ extern const struct gw_tok_table gw_tok_table_cl100k_base;
 extern const struct gw_tok_table gw_tok_table_o200k_base;
 extern const char gw_tok_data_source[]; /* "gpt-tokenizer@4.0.0" */
 
+/* For the unit tests and the fuzz target: byte-pair encodes the piece
+ * p[0..n) (n >= 2) of encoding e (enum gw_tok_encoding) with the merge loop
+ * for short pieces (large = 0; n <= 32 only) or the heap (large = 1),
+ * without first looking the whole piece up. Stores at most cap ids; returns
+ * the number of tokens, or -1. */
+long gw_tok_bpe_piece(int e, const unsigned char *p, size_t n, int large, uint32_t *ids,
+                      size_t cap);
+
 static inline uint64_t gw_tok_le32(const unsigned char *p)
 {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;

@@ -1,49 +1,39 @@
-/* Token counting for requests. Today every model gets the documented
- * estimate (docs/http-api.md); the exact byte-pair tokenizer for OpenAI's
- * encodings plugs in here, in one place, for the stages to share. */
+/* Token counting for requests, on top of common/tokenizer.c: exact for
+ * models with an OpenAI encoding, the tokenizer's documented estimate for the
+ * others. The encoding follows the model the request will reach upstream (a
+ * configured name like "fast" counts as its deployment's model). */
 #include "tokens.h"
 
 #include <string.h>
 
 #include "request.h"
+#include "tokenizer.h"
 
-long long gw_tokens_estimate_text(size_t bytes)
+/* The upstream model name that decides the encoding. */
+static const char *counting_model(const struct gw_request *r)
 {
-    return (long long)((bytes + 3) / 4);
-}
-
-static size_t content_bytes(const cJSON *content)
-{
-    if (cJSON_IsString(content))
-        return strlen(content->valuestring);
-    size_t n = 0;
-    if (cJSON_IsArray(content))
-        for (const cJSON *p = content->child; p; p = p->next) {
-            const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "text");
-            if (cJSON_IsString(t))
-                n += strlen(t->valuestring);
-        }
-    return n;
-}
-
-long long gw_tokens_estimate_chat(const cJSON *messages)
-{
-    long long n = 3;
-    for (const cJSON *m = messages ? messages->child : NULL; m; m = m->next)
-        n +=
-            gw_tokens_estimate_text(content_bytes(cJSON_GetObjectItemCaseSensitive(m, "content"))) +
-            3;
-    return n;
+    const struct gw_model_cfg *m = r->model ? r->model : gw_config_model(r->cfg, r->model_name);
+    return m && m->n_deployments ? m->deployments[0].model : r->model_name;
 }
 
 long long gw_tokens_input(struct gw_request *r)
 {
     if (!r->input_tokens_known) {
-        r->input_tokens =
-            gw_tokens_estimate_chat(cJSON_GetObjectItemCaseSensitive(r->json, "messages"));
+        const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r->json, "messages");
+        const cJSON *tools = cJSON_GetObjectItemCaseSensitive(r->json, "tools");
+        long n = gw_tok_count_chat(counting_model(r), msgs, cJSON_IsArray(tools) ? tools : NULL);
+        if (n < 0) /* out of memory: the estimate still bounds the request */
+            n = gw_tok_count_chat(NULL, msgs, NULL);
+        r->input_tokens = n < 0 ? 0 : n;
         r->input_tokens_known = 1;
     }
     return r->input_tokens;
+}
+
+long long gw_tokens_text(const struct gw_request *r, const char *text, size_t len)
+{
+    long n = gw_tok_count(gw_tok_encoding_for_model(counting_model(r)), text, len);
+    return n < 0 ? (long long)((len + 3) / 4) : n;
 }
 
 long long gw_tokens_answer_budget(const struct gw_request *r)

@@ -64,7 +64,8 @@ static long b64decode(const char *s, size_t n, unsigned char *out)
                     return -1;
             }
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         out[len++] = (unsigned char)(w >> 16);
         if (pad < 2)
             out[len++] = (unsigned char)(w >> 8);

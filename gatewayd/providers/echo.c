@@ -53,7 +53,7 @@ static enum gw_stage_rc chat(struct gw_request *r)
         content_text(cJSON_GetObjectItemCaseSensitive(last_user, "content"), &text);
     gw_buf_puts(&reply, text.len ? text.data : "(nothing to echo)");
     r->prompt_tokens = gw_tokens_input(r);
-    r->completion_tokens = gw_tokens_estimate_text(reply.len);
+    r->completion_tokens = gw_tokens_text(r, reply.data, reply.len);
 
     char id[40];
     memcpy(id, "chatcmpl-", 9);

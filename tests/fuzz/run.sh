@@ -19,7 +19,7 @@ CC=${FUZZ_CC:-clang}
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 JOBS=${FUZZ_JOBS:-4}
 OUT=build-fuzz
-PKGS="sqlite3 libmicrohttpd libcurl openssl libcjson libsodium yaml-0.1 readline"
+PKGS="sqlite3 libmicrohttpd libcurl openssl libcjson libsodium yaml-0.1 readline libpcre2-8"
 VERSION=$(cat VERSION 2>/dev/null || echo 0.1.0)
 
 if ! command -v "$CC" >/dev/null 2>&1; then
@@ -27,8 +27,12 @@ if ! command -v "$CC" >/dev/null 2>&1; then
     exit 1
 fi
 
-# the embedded schema and default config, as the Makefile generates them
-${MAKE:-make} --no-print-directory -s build/gen/schema_gen.c build/gen/default_config_gen.c || exit 1
+# the embedded schema and default config, and the tokenizer's rank tables
+# (fetched and checked by scripts/fetch-tokenizer-data.sh), as the Makefile
+# generates them
+GEN="build/gen/schema_gen.c build/gen/default_config_gen.c build/gen/tokenizer_data_gen.c"
+# shellcheck disable=SC2086
+${MAKE:-make} --no-print-directory -s $GEN || exit 1
 
 PKGCFLAGS=$(pkg-config --cflags $PKGS) || exit 1
 PKGLIBS=$(pkg-config --libs $PKGS) || exit 1
@@ -39,7 +43,7 @@ CFLAGS="-g -O1 -std=gnu11 -pthread -D_GNU_SOURCE -I. -Icommon -Igatewayd $PKGCFL
 # fuzzer's coverage instrumentation, then linked into every target.
 SRCS=$(ls common/*.c gatewayd/*.c gatewayd/stages/*.c gatewayd/providers/*.c |
     grep -v '^gatewayd/main\.c$')
-SRCS="$SRCS build/gen/schema_gen.c build/gen/default_config_gen.c"
+SRCS="$SRCS $GEN"
 
 mkdir -p "$OUT/obj" "$OUT/artifacts" "$OUT/corpus"
 objs=""

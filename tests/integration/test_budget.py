@@ -4,8 +4,10 @@ under concurrency and across a restart; a refusal is 429 budget_exceeded
 naming the budget and its reset; crossing the soft threshold is counted.
 
 Prices in the test config: gpt-4o-mini $1 / $2 per million input / output
-tokens. "hello world" costs 2 prompt + 3 answer tokens = $0.000008; with
-max_tokens 10 it reserves (9 estimated prompt + 10) tokens = $0.000029."""
+tokens. "hello world" costs 2 prompt + 3 answer tokens as the mock counts
+them = $0.000008; with max_tokens 10 it reserves 10 prompt tokens (the
+tokenizer's estimate for the mock's model: 3 per message + 1 for the role +
+3 for the text + 3 priming) + 10 answer tokens = $0.000030."""
 
 from conftest import assert_openai_error, chat_body
 from test_ratelimit import parallel
@@ -17,7 +19,7 @@ def spend(g, key, n, text="hello world", **kw):
 
 def test_budget_holds_to_the_request(gw):
     k = gw.create_key("b1", "--budget", "0.0001")
-    # committed after k requests: 8000k nano-USD; the next needs 29000 more
+    # committed after k requests: 8000k nano-USD; the next needs 30000 more
     assert spend(gw, k["key"], 11) == [200] * 9 + [429] * 2
     r = gw.chat(k["key"], "hello world", max_tokens=10)
     assert_openai_error(r, 429, code="budget_exceeded")
@@ -29,9 +31,9 @@ def test_budget_holds_to_the_request(gw):
 
 
 def test_budget_exact_under_concurrency(gw):
-    # this text is estimated at 15 prompt tokens: each reserves (15 + 2 * 10)
-    # = $0.000035, so three fit in $0.000105 and a fourth does not
-    k = gw.create_key("b2", "--budget", "0.000105")
+    # this text is estimated at 16 prompt tokens: each reserves (16 + 2 * 10)
+    # = $0.000036, so three fit in $0.00011 and a fourth does not
+    k = gw.create_key("b2", "--budget", "0.00011")
     rs = parallel(gw, k["key"], 5, text="hello world [[mock:delay_ms=600]]",
                   model="gpt-4o-mini", max_tokens=10)
     assert sorted(r.status for r in rs) == [200, 200, 200, 429, 429], [r.status for r in rs]
@@ -41,7 +43,7 @@ def test_team_budget_caps_its_keys(gw):
     gw.gwctl("team", "create", "thrifty", "--budget", "0.00005", "--budget-period", "monthly")
     a = gw.create_key("ta", "--team", "thrifty")["key"]
     b = gw.create_key("tb", "--team", "thrifty")["key"]
-    # 50000 nano: admitted while committed + 29000 <= 50000: at 0, 8000, 16000
+    # 50000 nano: admitted while committed + 30000 <= 50000: at 0, 8000, 16000
     statuses = spend(gw, a, 2) + spend(gw, b, 3)
     assert statuses == [200, 200, 200, 429, 429], statuses
     r = gw.chat(b, "hello world", max_tokens=10)

@@ -94,3 +94,25 @@ def test_bad_policy_config_is_refused(gw):
     assert p.returncode != 0 and "blocked_patterns" in p.stderr, p.stderr
     assert ":%d:" % (bad.read_text().splitlines().index(
         "content_policy: { blocked_patterns: [\"\"] }") + 1) in p.stderr, p.stderr
+
+
+def test_prompt_tokens_are_exact_for_openai_models(make_gateway):
+    """The gateway counts a prompt as OpenAI does (tokenizer + chat overhead)
+    for the model the request reaches upstream: each case of
+    tests/tokenizer/chat.json (expected counts from the reference
+    tokenizer) is refused with exactly that count in the message."""
+    import json
+    import re
+    from pathlib import Path
+    cases = json.loads((Path(__file__).parent.parent / "tokenizer" / "chat.json").read_text())
+    models = "".join(
+        "  - { name: via-%s, deployments: [ { provider: mock, model: %s } ] }\n" % (m, m)
+        for m in sorted({c["model"] for c in cases}))
+    g = make_gateway(extra_models=models, extra="content_policy: { max_input_tokens: 1 }\n")
+    key = g.create_key("counter")["key"]
+    for c in cases:
+        body = {"model": "via-" + c["model"], "messages": c["messages"]}
+        r = g.request("POST", "/v1/chat/completions", body=body, key=key)
+        assert_openai_error(r, 400, code="context_length_exceeded")
+        n = int(re.search(r"has (\d+) input tokens", r.json()["error"]["message"]).group(1))
+        assert n == c["expected"], (c, n)

@@ -1,0 +1,3 @@
+int main(void) {
+	return printf("%d\n", 42);
+}
