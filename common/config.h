@@ -29,7 +29,10 @@ struct gw_deployment_cfg {
 };
 
 struct gw_pricing {
-    double input_per_mtok, output_per_mtok, cached_input_per_mtok;
+    /* USD per million tokens; cached_input: prompt tokens read from the
+     * provider's prompt cache (default: the input price); cache_write:
+     * prompt tokens written to it (default: the input price) */
+    double input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok;
 };
 
 struct gw_model_cfg {

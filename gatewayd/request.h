@@ -103,7 +103,7 @@ struct gw_request {
     void *provider_state;         /* the adapter's per-request state (arena) */
 
     /* accounting (written before upstream_done, read after) */
-    long long prompt_tokens, completion_tokens, cached_tokens;
+    long long prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens;
     long long t_up_start_us, t_up_first_us, t_up_end_us, t_respond_us;
     long long overhead_us;
     const char *error; /* short description for the usage row */

@@ -15,18 +15,24 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-double gw_usage_cost(const struct gw_pricing *p, long long prompt, long long completion,
-                     long long cached)
+double gw_usage_cost(const struct gw_pricing *p, const struct gw_token_counts *t)
 {
     if (!p)
         return 0;
-    if (cached > prompt)
-        cached = prompt;
-    double cached_price =
-        p->cached_input_per_mtok > 0 ? p->cached_input_per_mtok : p->input_per_mtok;
-    return ((double)(prompt - cached) * p->input_per_mtok + (double)cached * cached_price +
-            (double)completion * p->output_per_mtok) /
+    long long cached = t->cached < t->prompt ? t->cached : t->prompt;
+    long long written = t->cache_write < t->prompt - cached ? t->cache_write : t->prompt - cached;
+    long long plain = t->prompt - cached - written;
+    double read_price = p->cached_input_per_mtok > 0 ? p->cached_input_per_mtok : p->input_per_mtok;
+    double write_price = p->cache_write_per_mtok > 0 ? p->cache_write_per_mtok : p->input_per_mtok;
+    return ((double)plain * p->input_per_mtok + (double)cached * read_price +
+            (double)written * write_price + (double)t->completion * p->output_per_mtok) /
            1e6;
+}
+
+struct gw_token_counts gw_usage_counts(const struct gw_request *r)
+{
+    return (struct gw_token_counts){r->prompt_tokens, r->completion_tokens, r->cached_tokens,
+                                    r->cache_write_tokens};
 }
 
 void gw_usage_record(struct gw_request *r)
@@ -52,8 +58,9 @@ void gw_usage_record(struct gw_request *r)
     u->prompt_tokens = r->prompt_tokens;
     u->completion_tokens = r->completion_tokens;
     u->cached_tokens = r->cached_tokens;
-    u->cost_usd = gw_usage_cost(r->model ? &r->model->pricing : NULL, r->prompt_tokens,
-                                r->completion_tokens, r->cached_tokens);
+    u->cache_write_tokens = r->cache_write_tokens;
+    struct gw_token_counts counts = gw_usage_counts(r);
+    u->cost_usd = gw_usage_cost(r->model ? &r->model->pricing : NULL, &counts);
     gw_metrics_request_done(r, u->cost_usd);
     u->latency_ms = (double)(end - r->t_start_us) / 1000.0;
     u->ttfb_ms = r->t_up_first_us ? (double)(r->t_up_first_us - r->t_start_us) / 1000.0 : -1;

@@ -164,6 +164,7 @@ static int insert_usage(const struct gw_usage_rec *u)
     sqlite3_bind_int64(st, 17, u->overhead_us);
     sqlite3_bind_int(st, 18, u->client_gone);
     bind_text(st, 19, u->error);
+    sqlite3_bind_int64(st, 20, u->cache_write_tokens);
     int rc = sqlite3_step(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -328,8 +329,9 @@ int gw_writer_start(const char *db_path, char *err, size_t errlen)
             "INSERT OR REPLACE INTO usage (request_id, created_at, key_id, team_id, endpoint, "
             "model, "
             "provider, upstream_model, status, stream, prompt_tokens, completion_tokens, "
-            "cached_tokens, cost_usd, latency_ms, ttfb_ms, overhead_us, client_gone, error) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "cached_tokens, cost_usd, latency_ms, ttfb_ms, overhead_us, client_gone, error, "
+            "cache_write_tokens) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, SQLITE_PREPARE_PERSISTENT, &W.ins_usage, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "writer: %s", sqlite3_errmsg(W.db));
         goto fail;

@@ -14,7 +14,7 @@ struct gw_usage_rec {
     long long created_at_ms;
     char *key_id, *team_id, *endpoint, *model, *provider, *upstream_model, *error; /* malloc'd */
     int status, stream, client_gone;
-    long long prompt_tokens, completion_tokens, cached_tokens, overhead_us;
+    long long prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, overhead_us;
     double cost_usd, latency_ms, ttfb_ms; /* ttfb_ms < 0: none */
 };
 

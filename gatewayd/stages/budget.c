@@ -64,8 +64,9 @@ static enum gw_stage_rc run(struct gw_request *r)
         const struct gw_budget_limit *b;
     } subj[2] = {{"key", w->key_name, &w->key_rl->spend, &w->key_budget},
                  {"team", w->team_name, w->team_rl ? &w->team_rl->spend : NULL, &w->team_budget}};
-    long long est =
-        nano(gw_usage_cost(&r->model->pricing, gw_tokens_input(r), gw_tokens_answer_budget(r), 0));
+    long long est = nano(gw_usage_cost(
+        &r->model->pricing, &(struct gw_token_counts){.prompt = gw_tokens_input(r),
+                                                      .completion = gw_tokens_answer_budget(r)}));
     for (int i = 0; i < 2; i++) {
         if (!subj[i].spend || subj[i].b->nano < 0)
             continue;
@@ -90,8 +91,8 @@ static void done(struct gw_request *r)
 {
     if (!r->n_budget)
         return;
-    long long actual = nano(gw_usage_cost(&r->model->pricing, r->prompt_tokens,
-                                          r->completion_tokens, r->cached_tokens));
+    struct gw_token_counts counts = gw_usage_counts(r);
+    long long actual = nano(gw_usage_cost(&r->model->pricing, &counts));
     int pct = r->cfg->budgets.soft_threshold_pct;
     for (int i = 0; i < r->n_budget; i++) {
         long long committed = gw_budget_settle(r->budget_spend[i], r->budget_reserved, actual);

@@ -76,6 +76,8 @@ static void mock_directive_apply(char *item, struct mock_directives *d)
         d->words = n;
     else if (strcmp(item, "drop_after") == 0 && mock_directive_number(v, 0, 1L << 40, &n))
         d->drop_after = n;
+    else if (strcmp(item, "cached") == 0 && mock_directive_number(v, 0, 1L << 40, &n))
+        d->cached = n;
     else if (strcmp(item, "hang") == 0)
         d->hang = on;
     else if (strcmp(item, "garbage") == 0)

@@ -43,6 +43,7 @@ struct mock_directives {
     long chunk_delay_ms; /* stream: wait before every event after the first */
     long words;          /* reply "w1 .. wN" instead of the echo; -1 = echo */
     long drop_after;     /* abort after N word chunks (stream) or bytes; -1 = never */
+    long cached;         /* prompt tokens reported as read from the prompt cache */
     bool hang, garbage, no_usage, sse_garbage;
 };
 

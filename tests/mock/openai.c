@@ -186,7 +186,9 @@ static void mock_add_usage(cJSON *obj, const struct mock_chat *c)
     cJSON_AddNumberToObject(u, "completion_tokens", (double)c->completion_tokens);
     cJSON_AddNumberToObject(u, "total_tokens", (double)(c->prompt_tokens + c->completion_tokens));
     cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
-    cJSON_AddNumberToObject(d, "cached_tokens", 0);
+    cJSON_AddNumberToObject(
+        d, "cached_tokens",
+        (double)(c->dir.cached < c->prompt_tokens ? c->dir.cached : c->prompt_tokens));
 }
 
 static cJSON *mock_chat_object(const struct mock_chat *c, const char *object)
