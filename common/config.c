@@ -504,8 +504,10 @@ static void add_env_providers(struct gw_config *cfg)
     if (!key || !*key)
         return;
     static const char *models[] = {"gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"};
-    static const struct gw_pricing prices[] = {
-        {0.15, 0.60, 0.075, 0}, {2.50, 10.0, 1.25, 0}, {0.40, 1.60, 0.10, 0}, {2.00, 8.00, 0.50, 0}};
+    static const struct gw_pricing prices[] = {{0.15, 0.60, 0.075, 0},
+                                               {2.50, 10.0, 1.25, 0},
+                                               {0.40, 1.60, 0.10, 0},
+                                               {2.00, 8.00, 0.50, 0}};
     size_t np = cfg->n_providers, nm = cfg->n_models, add = sizeof models / sizeof *models;
     struct gw_provider_cfg *ps = gw_arena_calloc(cfg->arena, (np + 2) * sizeof *ps);
     struct gw_model_cfg *ms = gw_arena_calloc(cfg->arena, (nm + add + 1) * sizeof *ms);

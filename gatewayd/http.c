@@ -61,6 +61,8 @@ static const struct route routes[] = {
     {"/chat/completions", "POST", GW_API_CHAT},
     {"/v1/models", "GET", GW_API_MODELS},
     {"/models", "GET", GW_API_MODELS},
+    {"/v1/messages", "POST", GW_API_MESSAGES},
+    {"/v1/messages/count_tokens", "POST", GW_API_COUNT_TOKENS},
     {"/health", "GET", GW_API_NONE},
     {"/metrics", "GET", GW_API_NONE},
 };
@@ -72,10 +74,10 @@ static enum gw_stage_rc route_request(struct gw_request *r)
         if (strcmp(r->path, routes[i].path) != 0)
             continue;
         path_known = 1;
+        r->api = routes[i].api; /* errors take the shape of the path's front door */
         if (strcmp(r->method, routes[i].method) != 0 &&
             !(strcmp(r->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
             continue;
-        r->api = routes[i].api;
         if (r->api == GW_API_NONE) { /* /health, /metrics: no key needed */
             r->status = 200;
             if (strcmp(r->path, "/metrics") == 0) {
@@ -87,7 +89,7 @@ static enum gw_stage_rc route_request(struct gw_request *r)
             }
             return GW_STAGE_RESPOND;
         }
-        if (r->api == GW_API_CHAT)
+        if (r->api == GW_API_CHAT || r->api == GW_API_MESSAGES)
             r->record_usage = 1;
         if (r->body_too_large) {
             gw_error_respond(r, 413, "invalid_request_error", "request_too_large", NULL,

@@ -24,7 +24,13 @@ struct MHD_Connection;
 struct gw_transfer;
 struct gw_cfg_ref;
 
-enum gw_api { GW_API_NONE = 0, GW_API_CHAT = 1, GW_API_MODELS = 2 };
+enum gw_api {
+    GW_API_NONE = 0,
+    GW_API_CHAT = 1,         /* POST /v1/chat/completions (OpenAI wire format) */
+    GW_API_MODELS = 2,       /* GET /v1/models */
+    GW_API_MESSAGES = 4,     /* POST /v1/messages (Anthropic wire format) */
+    GW_API_COUNT_TOKENS = 8, /* POST /v1/messages/count_tokens, answered locally */
+};
 
 /* The caller's identity, copied out of the key snapshot by the auth stage. */
 struct gw_principal {

@@ -2,10 +2,13 @@
  * so a fresh gateway works with no upstream at all. Streamed answers are
  * real OpenAI SSE (role chunk, one chunk per word, finish chunk, optional
  * usage chunk, [DONE]). Token counts are an estimate (one token per four
- * bytes of text, plus three per message), as documented. */
+ * bytes of text, plus three per message), as documented. A /v1/messages
+ * request gets the same answer in Anthropic's format, written through the
+ * messages writer. */
 #include <string.h>
 
 #include "buf.h"
+#include "messages.h"
 #include "provider.h"
 #include "request.h"
 #include "tokens.h"
@@ -40,6 +43,25 @@ static void chunk(struct gw_buf *o, const char *id, long long created, const cha
                   delta_json, finish, with_usage_null ? ",\"usage\":null" : "");
 }
 
+/* The reply for a /v1/messages client: one text block, streamed a word per
+ * delta as the chat stream is. */
+static void anthropic(struct gw_request *r, const char *reply)
+{
+    struct gw_msg_writer w;
+    gw_msg_init(&w, r);
+    r->content_type = r->stream ? "text/event-stream" : "application/json";
+    const char *p = reply;
+    do {
+        const char *sp = r->stream ? strchr(p, ' ') : NULL;
+        size_t n = sp ? (size_t)(sp - p) + 1 : strlen(p);
+        gw_msg_text(&w, p, n, &r->out);
+        p += n;
+    } while (*p);
+    gw_msg_finish(&w, "stop", &r->out);
+    gw_msg_close(&w, &r->out);
+    gw_msg_free(&w);
+}
+
 static enum gw_stage_rc chat(struct gw_request *r)
 {
     struct gw_buf text = {0}, reply = {0};
@@ -61,7 +83,9 @@ static enum gw_stage_rc chat(struct gw_request *r)
     long long created = r->t_start_wall_ms / 1000;
     struct gw_buf *o = &r->out;
     r->status = 200;
-    if (!r->stream) {
+    if (r->api == GW_API_MESSAGES) {
+        anthropic(r, reply.data);
+    } else if (!r->stream) {
         r->content_type = "application/json";
         gw_buf_printf(
             o, "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":", id,

@@ -6,6 +6,13 @@
  * that did not ask for it. Streams are relayed event by event as they
  * arrive; non-streamed answers are read whole (bounded) and passed on.
  *
+ * A /v1/messages request (r->json is its chat-completions translation) is
+ * sent the same way; its answer goes through the Anthropic response writer
+ * (messages.h) instead of being relayed: each upstream chunk is parsed and
+ * written as Anthropic events as it arrives, the usage chunk feeds the
+ * counts, and upstream errors are re-shaped (errors.h). top_k, which the
+ * OpenAI format cannot express, is refused with a 400.
+ *
  * Threads: chat() runs on the MHD thread; the transfer callbacks run on the
  * upstream thread and touch the shared response fields under r->mu. */
 #include <stdlib.h>
@@ -16,6 +23,7 @@
 #include "errors.h"
 #include "http.h"
 #include "log.h"
+#include "messages.h"
 #include "provider.h"
 #include "request.h"
 #include "sse.h"
@@ -28,6 +36,8 @@ struct openai_state {
     long status;
     int done_seen; /* "data: [DONE]" arrived */
     int too_large;
+    int anthropic; /* a /v1/messages request: answers go through msg */
+    struct gw_msg_writer msg;
 };
 
 static void state_free(void *p)
@@ -36,6 +46,7 @@ static void state_free(void *p)
     gw_sse_free(&st->sse);
     gw_buf_free(&st->body);
     gw_buf_free(&st->relay);
+    gw_msg_free(&st->msg);
 }
 
 static struct openai_state *state(struct gw_request *r)
@@ -43,18 +54,21 @@ static struct openai_state *state(struct gw_request *r)
     return r->provider_state;
 }
 
+/* A token count from the provider; anything but a sane number is ignored
+ * (a double outside long long's range must not be converted). */
+static void take_count(long long *dst, const cJSON *v)
+{
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15)
+        *dst = (long long)v->valuedouble;
+}
+
 static void take_usage(struct gw_request *r, const cJSON *usage)
 {
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
-    const cJSON *cached = d ? cJSON_GetObjectItemCaseSensitive(d, "cached_tokens") : NULL;
-    if (cJSON_IsNumber(p))
-        r->prompt_tokens = (long long)p->valuedouble;
-    if (cJSON_IsNumber(c))
-        r->completion_tokens = (long long)c->valuedouble;
-    if (cJSON_IsNumber(cached))
-        r->cached_tokens = (long long)cached->valuedouble;
+    take_count(&r->prompt_tokens, cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"));
+    take_count(&r->completion_tokens, cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens"));
+    if (d)
+        take_count(&r->cached_tokens, cJSON_GetObjectItemCaseSensitive(d, "cached_tokens"));
 }
 
 /* ---- upstream callbacks (upstream thread) ------------------------------- */
@@ -77,11 +91,35 @@ static void on_headers(struct gw_request *r, long status, const char *ctype,
     }
 }
 
+/* One SSE event for a /v1/messages client: every chunk is translated. */
+static int on_event_anthropic(struct gw_request *r, const char *data, size_t data_len)
+{
+    struct openai_state *st = state(r);
+    if (data_len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        st->done_seen = 1;
+        return 0;
+    }
+    cJSON *j = cJSON_ParseWithLength(data, data_len);
+    if (!cJSON_IsObject(j)) {
+        gw_debug("%s: skipped an upstream event that is not a JSON object", r->id);
+        cJSON_Delete(j);
+        return 0;
+    }
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    if (cJSON_IsObject(usage))
+        take_usage(r, usage);
+    gw_msg_openai_chunk(&st->msg, j, &st->relay);
+    cJSON_Delete(j);
+    return 0;
+}
+
 /* One SSE event from upstream: note usage, decide whether the client sees it. */
 static int on_event(void *ctx, const char *raw, size_t raw_len, const char *data, size_t data_len)
 {
     struct gw_request *r = ctx;
     struct openai_state *st = state(r);
+    if (st->anthropic)
+        return on_event_anthropic(r, data, data_len);
     if (data_len == 6 && memcmp(data, "[DONE]", 6) == 0) {
         st->done_seen = 1;
     } else if (data_len && memmem(data, data_len, "\"usage\":{", 9)) {
@@ -143,8 +181,13 @@ static void finish_stream(struct gw_request *r, enum gw_upstream_result res, con
         char msg[400];
         snprintf(msg, sizeof msg, "The upstream stream ended before completion: %s",
                  detail ? detail : "no [DONE] event");
-        gw_error_stream_event(r, "upstream_error", code, msg);
+        if (st->anthropic)
+            gw_msg_fail(&st->msg, &r->out, code, msg);
+        else
+            gw_error_stream_event(r, &r->out, "upstream_error", code, msg);
         gw_warn("%s: stream from %s broke: %s", r->id, r->provider->name, msg);
+    } else if (st->anthropic) {
+        gw_msg_close(&st->msg, &r->out);
     }
     r->upstream_done = 1;
     gw_http_wake_locked(r);
@@ -177,25 +220,18 @@ static void finish_whole(struct gw_request *r, enum gw_upstream_result res, cons
             r->status = (int)st->status;
             r->content_type = "application/json";
             gw_buf_free(&r->out);
-            r->out = st->body; /* hand the upstream's bytes over unchanged */
-            memset(&st->body, 0, sizeof st->body);
+            if (st->anthropic) {
+                gw_msg_openai_completion(&st->msg, j, &r->out);
+                gw_msg_close(&st->msg, &r->out);
+            } else {
+                r->out = st->body; /* hand the upstream's bytes over unchanged */
+                memset(&st->body, 0, sizeof st->body);
+            }
         } else if (ok2xx) {
             gw_error_respond(r, 502, "upstream_error", "upstream_bad_response", NULL,
                              "Provider '%s' returned a body that is not a JSON object.", pname);
-        } else if (cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "error")) {
-            r->status = (int)st->status;
-            r->content_type = "application/json";
-            gw_buf_free(&r->out);
-            r->out = st->body;
-            memset(&st->body, 0, sizeof st->body);
-            char code[32];
-            snprintf(code, sizeof code, "upstream_http_%ld", st->status);
-            r->error = gw_arena_strdup(r->arena, code);
         } else {
-            char code[32];
-            snprintf(code, sizeof code, "upstream_http_%ld", st->status);
-            gw_error_respond(r, (int)st->status, "upstream_error", code, NULL,
-                             "Provider '%s' answered with HTTP %ld.", pname, st->status);
+            gw_error_upstream(r, (int)st->status, &st->body, pname);
         }
         cJSON_Delete(j);
     }
@@ -232,6 +268,17 @@ static enum gw_stage_rc chat(struct gw_request *r)
     struct openai_state *st = gw_arena_calloc(r->arena, sizeof *st);
     gw_arena_on_destroy(r->arena, state_free, st);
     r->provider_state = st;
+    if (r->api == GW_API_MESSAGES) {
+        if (cJSON_GetObjectItemCaseSensitive(r->json, "top_k")) {
+            gw_error_respond(r, 400, "invalid_request_error", "unsupported_parameter", "top_k",
+                             "top_k: provider '%s' speaks the OpenAI format, which cannot "
+                             "express top_k; leave it out for this model.",
+                             p->name);
+            return GW_STAGE_RESPOND;
+        }
+        st->anthropic = 1;
+        gw_msg_init(&st->msg, r);
+    }
 
     cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model",
                                            cJSON_CreateString(r->deployment->model));

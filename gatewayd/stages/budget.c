@@ -112,7 +112,7 @@ static void done(struct gw_request *r)
 
 const struct gw_stage gw_stage_budget = {
     .name = "budget",
-    .apis = GW_API_CHAT,
+    .apis = GW_API_CHAT | GW_API_MESSAGES,
     .run = run,
     .done = done,
 };

@@ -29,6 +29,6 @@ static enum gw_stage_rc run(struct gw_request *r)
 
 const struct gw_stage gw_stage_dispatch = {
     .name = "dispatch",
-    .apis = GW_API_CHAT,
+    .apis = GW_API_CHAT | GW_API_MESSAGES,
     .run = run,
 };

@@ -89,7 +89,7 @@ static enum gw_stage_rc run(struct gw_request *r)
 
 const struct gw_stage gw_stage_policy = {
     .name = "policy",
-    .apis = GW_API_CHAT,
+    .apis = GW_API_CHAT | GW_API_MESSAGES,
     .run = run,
     .setup = setup,
     .teardown = teardown,

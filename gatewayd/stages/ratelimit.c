@@ -100,7 +100,7 @@ static void done(struct gw_request *r)
 
 const struct gw_stage gw_stage_ratelimit = {
     .name = "ratelimit",
-    .apis = GW_API_CHAT,
+    .apis = GW_API_CHAT | GW_API_MESSAGES,
     .run = run,
     .done = done,
 };
