@@ -260,6 +260,30 @@ static int budgets_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
 
 /* ---- providers ---------------------------------------------------------- */
 
+const struct gw_openai_preset gw_openai_presets[] = {
+    {"openai", "https://api.openai.com/v1", "OPENAI_API_KEY"},
+    {"groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
+    {"mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
+    {"deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"},
+    {"xai", "https://api.x.ai/v1", "XAI_API_KEY"},
+    {"fireworks", "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"},
+    {"openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
+    {"together", "https://api.together.xyz/v1", "TOGETHER_API_KEY"},
+    {"ollama", "http://127.0.0.1:11434/v1", NULL},
+    {"vllm", "http://127.0.0.1:8000/v1", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct gw_openai_preset *find_preset(const char *type)
+{
+    for (const struct gw_openai_preset *p = gw_openai_presets; p->type; p++)
+        if (strcmp(p->type, type) == 0)
+            return p;
+    return NULL;
+}
+
+/* ---- providers (parsing) --------------------------------------------------------- */
+
 static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_provider_cfg *p = arg;
@@ -280,13 +304,19 @@ static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg
         return resolve_secret(c, v, k, &p->api_key);
     if (strcmp(k, "type") == 0) {
         const char *s = scalar(v);
-        if (s && strcmp(s, "openai") == 0)
+        const struct gw_openai_preset *pr = s ? find_preset(s) : NULL;
+        if (pr) {
             p->type = GW_PROVIDER_OPENAI;
-        else if (s && strcmp(s, "echo") == 0)
+            p->preset = pr->type;
+        } else if (s && strcmp(s, "echo") == 0) {
             p->type = GW_PROVIDER_ECHO;
-        else
-            return fail(c, v, k, "'%s' is not a provider type this build serves (openai, echo)",
+            p->preset = "echo";
+        } else {
+            return fail(c, v, k,
+                        "'%s' is not a provider type this build serves (echo, openai, groq, "
+                        "mistral, deepseek, xai, fireworks, openrouter, together, ollama, vllm)",
                         s ? s : "?");
+        }
         return 0;
     }
     return fail(c, v, k, "unknown key in a provider");
@@ -312,7 +342,7 @@ static int parse_providers(struct ctx *c, yaml_node_t *seq)
             if (strcmp(ps[j].name, ps[i].name) == 0)
                 return fail(c, item, ps[i].name, "provider name used twice");
         if (ps[i].type == GW_PROVIDER_OPENAI && !ps[i].base_url)
-            ps[i].base_url = "https://api.openai.com/v1";
+            ps[i].base_url = find_preset(ps[i].preset)->base_url;
     }
     c->cfg->providers = ps;
     c->cfg->n_providers = n;
@@ -497,38 +527,52 @@ static void inherit(int *v, int def)
         *v = def;
 }
 
-/* Providers switched on by the environment when running the embedded default. */
+/* Providers switched on by the environment when running the embedded
+ * default: every preset whose API key variable is set becomes a provider of
+ * that name (reachable as "NAME/model"); OpenAI also gets its usual models
+ * with their list prices. */
 static void add_env_providers(struct gw_config *cfg)
 {
-    const char *key = getenv("OPENAI_API_KEY");
-    if (!key || !*key)
-        return;
     static const char *models[] = {"gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"};
     static const struct gw_pricing prices[] = {{0.15, 0.60, 0.075, 0},
                                                {2.50, 10.0, 1.25, 0},
                                                {0.40, 1.60, 0.10, 0},
                                                {2.00, 8.00, 0.50, 0}};
+    size_t n_presets = 0;
+    while (gw_openai_presets[n_presets].type)
+        n_presets++;
     size_t np = cfg->n_providers, nm = cfg->n_models, add = sizeof models / sizeof *models;
-    struct gw_provider_cfg *ps = gw_arena_calloc(cfg->arena, (np + 2) * sizeof *ps);
+    struct gw_provider_cfg *ps = gw_arena_calloc(cfg->arena, (np + n_presets + 1) * sizeof *ps);
     struct gw_model_cfg *ms = gw_arena_calloc(cfg->arena, (nm + add + 1) * sizeof *ms);
     memcpy(ps, cfg->providers, np * sizeof *ps);
     memcpy(ms, cfg->models, nm * sizeof *ms);
-    const char *base = getenv("OPENAI_BASE_URL");
-    ps[np] = (struct gw_provider_cfg){
-        .name = "openai",
-        .type = GW_PROVIDER_OPENAI,
-        .base_url = gw_arena_strdup(cfg->arena, base && *base ? base : "https://api.openai.com/v1"),
-        .api_key = gw_arena_strdup(cfg->arena, key)};
-    for (size_t i = 0; i < add; i++) {
-        struct gw_deployment_cfg *d = gw_arena_calloc(cfg->arena, sizeof *d);
-        *d = (struct gw_deployment_cfg){"openai", models[i], (int)np};
-        ms[nm + i] = (struct gw_model_cfg){
-            .name = models[i], .deployments = d, .n_deployments = 1, .pricing = prices[i]};
+    for (const struct gw_openai_preset *pr = gw_openai_presets; pr->type; pr++) {
+        const char *key = pr->env_key ? getenv(pr->env_key) : NULL;
+        if (!key || !*key || gw_config_provider_index(cfg, pr->type) >= 0)
+            continue;
+        const char *base = strcmp(pr->type, "openai") == 0 ? getenv("OPENAI_BASE_URL") : NULL;
+        ps[np] = (struct gw_provider_cfg){
+            .name = pr->type,
+            .type = GW_PROVIDER_OPENAI,
+            .preset = pr->type,
+            .base_url = gw_arena_strdup(cfg->arena, base && *base ? base : pr->base_url),
+            .api_key = gw_arena_strdup(cfg->arena, key)};
+        if (strcmp(pr->type, "openai") == 0)
+            for (size_t i = 0; i < add; i++) {
+                struct gw_deployment_cfg *d = gw_arena_calloc(cfg->arena, sizeof *d);
+                *d = (struct gw_deployment_cfg){"openai", models[i], (int)np};
+                ms[nm++] = (struct gw_model_cfg){
+                    .name = models[i], .deployments = d, .n_deployments = 1, .pricing = prices[i]};
+            }
+        np++;
     }
+    for (size_t i = 0; i < nm; i++) /* the added models inherit the global timeouts */
+        if (ms[i].timeouts.connect_ms == 0)
+            ms[i].timeouts = cfg->timeouts;
     cfg->providers = ps;
-    cfg->n_providers = np + 1;
+    cfg->n_providers = np;
     cfg->models = ms;
-    cfg->n_models = nm + add;
+    cfg->n_models = nm;
 }
 
 struct gw_config *gw_config_parse(const char *name, const char *text, size_t len, char *err,

@@ -17,6 +17,7 @@ struct gw_timeouts {
 struct gw_provider_cfg {
     const char *name;
     enum gw_provider_type type;
+    const char *preset;   /* the type as written: "openai", "groq", "ollama"... */
     const char *base_url; /* without trailing slash; NULL for echo */
     const char *api_key;  /* resolved secret, or NULL (no Authorization sent) */
     int line;             /* where it was declared */
@@ -103,5 +104,13 @@ void gw_config_free(struct gw_config *cfg);
 const struct gw_model_cfg *gw_config_model(const struct gw_config *cfg, const char *name);
 int gw_config_provider_index(const struct gw_config *cfg, const char *name);
 const char *gw_provider_type_name(enum gw_provider_type t);
+
+/* OpenAI-compatible services known by name: `type: groq` is `type: openai`
+ * with the service's base URL (and, in the embedded default, the
+ * environment variable that switches it on). */
+struct gw_openai_preset {
+    const char *type, *base_url, *env_key;
+};
+extern const struct gw_openai_preset gw_openai_presets[];
 
 #endif

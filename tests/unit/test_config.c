@@ -56,6 +56,41 @@ static void test_default_with_openai_env(void **state)
     assert_string_equal(p->name, "openai");
     assert_string_equal(p->api_key, "sk-test-123");
     assert_string_equal(p->base_url, "https://api.openai.com/v1");
+    /* models added from the environment get the global timeouts */
+    assert_int_equal(m->timeouts.first_byte_ms, 60000);
+    assert_int_equal(m->timeouts.connect_ms, 5000);
+    assert_int_equal(gw_config_provider_index(cfg, "groq"), -1);
+    gw_config_free(cfg);
+}
+
+static void test_presets(void **state)
+{
+    char err[512];
+    setenv("GROQ_API_KEY", "gsk-test", 1);
+    unsetenv("OPENAI_API_KEY");
+    struct gw_config *cfg = gw_config_load(NULL, err, sizeof err);
+    unsetenv("GROQ_API_KEY");
+    assert_non_null(cfg);
+    int g = gw_config_provider_index(cfg, "groq");
+    assert_true(g >= 0);
+    assert_int_equal(cfg->providers[g].type, GW_PROVIDER_OPENAI);
+    assert_string_equal(cfg->providers[g].base_url, "https://api.groq.com/openai/v1");
+    assert_string_equal(cfg->providers[g].api_key, "gsk-test");
+    assert_null(gw_config_model(cfg, "gpt-4o-mini")); /* only OpenAI brings models */
+    gw_config_free(cfg);
+
+    const char *yaml = "providers:\n"
+                       "  - { name: local, type: ollama }\n"
+                       "  - { name: mine, type: vllm, base_url: 'http://10.1.2.3:9000/v1' }\n"
+                       "  - { name: ds, type: deepseek }\n";
+    cfg = gw_config_parse("p.yaml", yaml, strlen(yaml), err, sizeof err);
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->providers[0].base_url, "http://127.0.0.1:11434/v1");
+    assert_string_equal(cfg->providers[0].preset, "ollama");
+    assert_null(cfg->providers[0].api_key);
+    assert_string_equal(cfg->providers[1].base_url, "http://10.1.2.3:9000/v1");
+    assert_string_equal(cfg->providers[2].base_url, "https://api.deepseek.com/v1");
     gw_config_free(cfg);
 }
 
@@ -119,6 +154,7 @@ static void test_errors(void **state)
     expect_error("limits:\n  max_body_bytes: lots\n",
                  "t.yaml:2: max_body_bytes: expected an integer");
     expect_error("providers:\n  - { name: a, type: carrier-pigeon }\n", "t.yaml:2: type:");
+    expect_error("providers:\n  - { name: a, type: carrier-pigeon }\n", "groq");
     expect_error("providers:\n  - { name: a, type: openai, api_key: sk-plain }\n",
                  "never written in clear");
     expect_error("providers:\n  - { name: a, type: openai, api_key: env:GW_SURELY_UNSET_VAR }\n",
@@ -140,7 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_default), cmocka_unit_test(test_default_with_openai_env),
         cmocka_unit_test(test_full_config),      cmocka_unit_test(test_secret_from_file),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_presets),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
