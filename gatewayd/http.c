@@ -61,6 +61,8 @@ static const struct route routes[] = {
     {"/chat/completions", "POST", GW_API_CHAT},
     {"/v1/models", "GET", GW_API_MODELS},
     {"/models", "GET", GW_API_MODELS},
+    {"/v1/embeddings", "POST", GW_API_EMBEDDINGS},
+    {"/embeddings", "POST", GW_API_EMBEDDINGS},
     {"/v1/messages", "POST", GW_API_MESSAGES},
     {"/v1/messages/count_tokens", "POST", GW_API_COUNT_TOKENS},
     {"/health", "GET", GW_API_NONE},
@@ -89,8 +91,8 @@ static enum gw_stage_rc route_request(struct gw_request *r)
             }
             return GW_STAGE_RESPOND;
         }
-        if (r->api == GW_API_CHAT || r->api == GW_API_MESSAGES)
-            r->record_usage = 1;
+        if (r->api == GW_API_CHAT || r->api == GW_API_MESSAGES || r->api == GW_API_EMBEDDINGS)
+            r->record_usage = 1; /* every endpoint that may cost money */
         if (r->body_too_large) {
             gw_error_respond(r, 413, "invalid_request_error", "request_too_large", NULL,
                              "The request body is larger than the limit of %lld bytes.",

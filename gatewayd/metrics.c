@@ -1,6 +1,8 @@
 /* Metrics: fixed arrays of atomic counters (no label maps to allocate or
  * lock), rendered on demand. Status codes are counted for the codes the
- * gateway gives, with "other" for the rest. */
+ * gateway gives, with "other" for the rest. Every request that gets a usage
+ * row (chat, messages and embeddings alike) is counted once, when its row is
+ * made; the usage table has the split by endpoint. */
 #include "metrics.h"
 
 #include <stdatomic.h>
@@ -80,7 +82,8 @@ static void help(struct gw_buf *o, const char *name, const char *type, const cha
 
 void gw_metrics_render(struct gw_buf *o)
 {
-    help(o, "gw_requests_total", "counter", "Chat requests finished, by status and streaming.");
+    help(o, "gw_requests_total", "counter",
+         "Requests finished (chat, messages, embeddings), by status and streaming.");
     for (int s = 0; s < 2; s++)
         for (size_t i = 0; i <= N_STATUS; i++) {
             long long v = atomic_load(&M.requests[s][i]);
@@ -93,7 +96,7 @@ void gw_metrics_render(struct gw_buf *o)
         }
     help(o, "gw_client_gone_total", "counter", "Requests whose client left before the end.");
     gw_buf_printf(o, "gw_client_gone_total %lld\n", atomic_load(&M.client_gone));
-    help(o, "gw_tokens_total", "counter", "Tokens reported by providers.");
+    help(o, "gw_tokens_total", "counter", "Tokens counted for usage (chat and embeddings).");
     gw_buf_printf(o, "gw_tokens_total{type=\"prompt\"} %lld\n", atomic_load(&M.prompt_tokens));
     gw_buf_printf(o, "gw_tokens_total{type=\"completion\"} %lld\n",
                   atomic_load(&M.completion_tokens));

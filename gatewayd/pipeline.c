@@ -3,9 +3,12 @@
  * r->who, parse sets r->json and r->model_name, route sets r->provider).
  * /v1/messages runs the same stages as chat: parse_messages translates its
  * body into the chat-completions form, so the stages after it need not know
- * which front door a request came through.
- * Stages still to come (content policy, rate limits, cache, ...) slot in
- * here, each from its own file. */
+ * which front door a request came through. /v1/embeddings runs the stages
+ * that make sense for it (each stage's .apis says which): parse_embeddings
+ * checks its body, and tokens.c counts its input, so policy, rate limits,
+ * route, budget and dispatch treat it like a prompt with no answer.
+ * Stages still to come (PII, cache, firewall, ...) slot in here, each from
+ * its own file. */
 #include "pipeline.h"
 
 #include <stdio.h>
@@ -16,16 +19,17 @@
 #include "runtime.h"
 
 static const struct gw_stage *const stages[] = {
-    &gw_stage_auth,           /* who is calling: virtual key -> r->who */
-    &gw_stage_models,         /* GET /v1/models answers here */
-    &gw_stage_parse,          /* body -> validated JSON */
-    &gw_stage_parse_messages, /* /v1/messages body -> validated, translated to chat form */
-    &gw_stage_policy,         /* blocked patterns, max_input_tokens */
-    &gw_stage_ratelimit,      /* key and team limits; settled at the end */
-    &gw_stage_route,          /* model name -> deployment and provider */
-    &gw_stage_count_tokens,   /* /v1/messages/count_tokens answers here */
-    &gw_stage_budget,         /* key and team budgets, at the model's prices */
-    &gw_stage_dispatch,       /* hand over to the provider's adapter */
+    &gw_stage_auth,             /* who is calling: virtual key -> r->who */
+    &gw_stage_models,           /* GET /v1/models answers here */
+    &gw_stage_parse,            /* body -> validated JSON */
+    &gw_stage_parse_messages,   /* /v1/messages body -> validated, translated to chat form */
+    &gw_stage_parse_embeddings, /* /v1/embeddings body -> validated JSON */
+    &gw_stage_policy,           /* blocked patterns, max_input_tokens */
+    &gw_stage_ratelimit,        /* key and team limits; settled at the end */
+    &gw_stage_route,            /* model name -> deployment and provider */
+    &gw_stage_count_tokens,     /* /v1/messages/count_tokens answers here */
+    &gw_stage_budget,           /* key and team budgets, at the model's prices */
+    &gw_stage_dispatch,         /* hand over to the provider's adapter */
 };
 
 #define N_STAGES (sizeof stages / sizeof stages[0])

@@ -50,6 +50,6 @@ const char *gw_request_header(struct gw_request *r, const char *name);
 
 extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_policy,
     gw_stage_ratelimit, gw_stage_route, gw_stage_budget, gw_stage_dispatch, gw_stage_parse_messages,
-    gw_stage_count_tokens;
+    gw_stage_count_tokens, gw_stage_parse_embeddings;
 
 #endif

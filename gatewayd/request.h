@@ -30,6 +30,7 @@ enum gw_api {
     GW_API_MODELS = 2,       /* GET /v1/models */
     GW_API_MESSAGES = 4,     /* POST /v1/messages (Anthropic wire format) */
     GW_API_COUNT_TOKENS = 8, /* POST /v1/messages/count_tokens, answered locally */
+    GW_API_EMBEDDINGS = 16,  /* POST /v1/embeddings (OpenAI wire format) */
 };
 
 /* The caller's identity, copied out of the key snapshot by the auth stage. */

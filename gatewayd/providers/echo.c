@@ -4,10 +4,23 @@
  * usage chunk, [DONE]). Token counts are an estimate (one token per four
  * bytes of text, plus three per message), as documented. A /v1/messages
  * request gets the same answer in Anthropic's format, written through the
- * messages writer. */
+ * messages writer.
+ *
+ * Embeddings are local and deterministic: each input item gets 8
+ * components (or `dimensions`, at most 3072) derived from a 64-bit hash of
+ * its bytes (echo_vector says exactly how), a unit vector rounded to 6
+ * decimals, in OpenAI's response shape, as floats or (encoding_format
+ * "base64") little-endian float32 in base64; usage is the gateway's count of
+ * the input (tokens.h). Equal inputs give equal vectors; nothing about their
+ * meaning is captured. */
+#include <math.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "errors.h"
 #include "messages.h"
 #include "provider.h"
 #include "request.h"
@@ -140,7 +153,129 @@ static enum gw_stage_rc chat(struct gw_request *r)
     return GW_STAGE_RESPOND;
 }
 
+/* ---- embeddings --------------------------------------------------------- */
+
+#define ECHO_DIMS     8    /* components of an echo embedding by default */
+#define ECHO_MAX_DIMS 3072 /* the most `dimensions` may ask for */
+
+/* The echo embedding of bytes[0..len): the FNV-1a 64-bit hash of the bytes
+ * seeds a splitmix64 sequence, component i is its i-th output mapped to
+ * [-1, 1), and the vector is scaled to unit length and rounded to 6
+ * decimals. Equal inputs give equal vectors, on every machine. */
+static void echo_vector(const unsigned char *bytes, size_t len, int dims, double *v)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ bytes[i]) * 0x100000001b3ull;
+    double norm = 0;
+    for (int i = 0; i < dims; i++) {
+        uint64_t z = (h += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        v[i] = (double)(z >> 11) / (double)(1ull << 53) * 2.0 - 1.0;
+        norm += v[i] * v[i];
+    }
+    norm = sqrt(norm);
+    for (int i = 0; i < dims; i++)
+        v[i] = norm > 0 ? round(v[i] / norm * 1e6) / 1e6 : 0;
+}
+
+/* One item of `input`: a string hashes its UTF-8 bytes, a token array its
+ * ids as 32-bit little-endian integers. */
+static int item_vector(const cJSON *item, int dims, double *v, struct gw_buf *scratch)
+{
+    if (cJSON_IsString(item)) {
+        echo_vector((const unsigned char *)item->valuestring, strlen(item->valuestring), dims, v);
+        return 0;
+    }
+    gw_buf_reset(scratch);
+    for (const cJSON *t = item->child; t; t = t->next) {
+        uint32_t id = (uint32_t)t->valuedouble; /* checked by parse_embeddings.c */
+        unsigned char le[4] = {id & 0xff, (id >> 8) & 0xff, (id >> 16) & 0xff, id >> 24};
+        if (gw_buf_append(scratch, le, sizeof le) != 0)
+            return -1;
+    }
+    echo_vector((const unsigned char *)scratch->data, scratch->len, dims, v);
+    return 0;
+}
+
+/* `embedding` as OpenAI sends it: an array of floats, or with
+ * encoding_format "base64" the little-endian float32 values in base64. */
+static int put_vector(struct gw_buf *o, const double *v, int dims, int b64, struct gw_buf *scratch)
+{
+    if (!b64) {
+        gw_buf_puts(o, "[");
+        for (int i = 0; i < dims; i++)
+            gw_buf_printf(o, i ? ",%.6f" : "%.6f", v[i]);
+        return gw_buf_puts(o, "]");
+    }
+    gw_buf_reset(scratch);
+    for (int i = 0; i < dims; i++) {
+        float f = (float)v[i];
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        unsigned char le[4] = {u & 0xff, (u >> 8) & 0xff, (u >> 16) & 0xff, u >> 24};
+        if (gw_buf_append(scratch, le, sizeof le) != 0)
+            return -1;
+    }
+    size_t n = sodium_base64_ENCODED_LEN(scratch->len, sodium_base64_VARIANT_ORIGINAL);
+    if (gw_buf_reserve(o, n + 2) != 0)
+        return -1;
+    o->data[o->len++] = '"';
+    sodium_bin2base64(o->data + o->len, n, (const unsigned char *)scratch->data, scratch->len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    o->len += n - 1; /* n counts the terminating NUL */
+    return gw_buf_puts(o, "\"");
+}
+
+static enum gw_stage_rc embeddings(struct gw_request *r)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(r->json, "dimensions");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r->json, "encoding_format");
+    int dims = cJSON_IsNumber(dv) ? (int)dv->valuedouble : ECHO_DIMS; /* checked: 1..2^31-1 */
+    if (dims > ECHO_MAX_DIMS) {
+        gw_error_respond(r, 400, "invalid_request_error", "invalid_value", "dimensions",
+                         "'dimensions' is %d; the echo provider makes at most %d.", dims,
+                         ECHO_MAX_DIMS);
+        return GW_STAGE_RESPOND;
+    }
+    int b64 = cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0;
+    /* one item (a string, or a single token array), or an array of them */
+    int one = cJSON_IsString(in) || cJSON_IsNumber(in->child);
+    double *v = malloc((size_t)dims * sizeof *v);
+    struct gw_buf scratch = {0}, *o = &r->out;
+    int rc = v ? 0 : -1;
+    gw_buf_reset(o);
+    gw_buf_puts(o, "{\"object\":\"list\",\"data\":[");
+    int i = 0;
+    for (const cJSON *it = one ? in : in->child; it && rc == 0; it = one ? NULL : it->next, i++) {
+        gw_buf_printf(o, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", i ? "," : "",
+                      i);
+        rc = item_vector(it, dims, v, &scratch);
+        if (rc == 0)
+            rc = put_vector(o, v, dims, b64, &scratch);
+        gw_buf_puts(o, "}");
+    }
+    free(v);
+    gw_buf_free(&scratch);
+    if (rc != 0) {
+        gw_error_respond(r, 500, "server_error", "internal_error", NULL, "Out of memory.");
+        return GW_STAGE_RESPOND;
+    }
+    r->prompt_tokens = gw_tokens_input(r);
+    gw_buf_puts(o, "],\"model\":");
+    gw_buf_json_str(o, r->model_name);
+    gw_buf_printf(o, ",\"usage\":{\"prompt_tokens\":%lld,\"total_tokens\":%lld}}\n",
+                  r->prompt_tokens, r->prompt_tokens);
+    r->status = 200;
+    r->content_type = "application/json";
+    return GW_STAGE_RESPOND;
+}
+
 const struct gw_provider_ops gw_provider_echo = {
     .type = "echo",
     .chat = chat,
+    .embeddings = embeddings,
 };

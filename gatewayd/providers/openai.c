@@ -13,8 +13,15 @@
  * counts, and upstream errors are re-shaped (errors.h). top_k, which the
  * OpenAI format cannot express, is refused with a 400.
  *
- * Threads: chat() runs on the MHD thread; the transfer callbacks run on the
- * upstream thread and touch the shared response fields under r->mu. */
+ * POST /v1/embeddings goes to {base_url}/embeddings the same way (the
+ * client's body, the upstream model substituted) and takes the non-streamed
+ * path: the answer is passed on unchanged and its usage.prompt_tokens
+ * counted (the gateway's own count of the input if the upstream reports
+ * none, so an embedding is never free by omission).
+ *
+ * Threads: chat() and embeddings() run on the MHD thread; the transfer
+ * callbacks run on the upstream thread and touch the shared response fields
+ * under r->mu. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +34,7 @@
 #include "provider.h"
 #include "request.h"
 #include "sse.h"
+#include "tokens.h"
 #include "upstream.h"
 
 struct openai_state {
@@ -37,6 +45,9 @@ struct openai_state {
     int done_seen; /* "data: [DONE]" arrived */
     int too_large;
     int anthropic; /* a /v1/messages request: answers go through msg */
+    /* the gateway's count of the input, billed when a 2xx answer reports no
+     * usage.prompt_tokens; -1: trust the upstream (chat) */
+    long long counted_prompt;
     struct gw_msg_writer msg;
 };
 
@@ -217,6 +228,9 @@ static void finish_whole(struct gw_request *r, enum gw_upstream_result res, cons
             const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
             if (cJSON_IsObject(usage))
                 take_usage(r, usage);
+            if (st->counted_prompt >= 0 &&
+                !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens")))
+                r->prompt_tokens = st->counted_prompt; /* no usage upstream: bill our count */
             r->status = (int)st->status;
             r->content_type = "application/json";
             gw_buf_free(&r->out);
@@ -262,42 +276,30 @@ static const struct gw_transfer_ops transfer_ops = {
 
 /* ---- request side (MHD thread) ------------------------------------------ */
 
-static enum gw_stage_rc chat(struct gw_request *r)
+static struct openai_state *state_new(struct gw_request *r)
 {
-    const struct gw_provider_cfg *p = r->provider;
     struct openai_state *st = gw_arena_calloc(r->arena, sizeof *st);
     gw_arena_on_destroy(r->arena, state_free, st);
+    st->counted_prompt = -1;
     r->provider_state = st;
-    if (r->api == GW_API_MESSAGES) {
-        if (cJSON_GetObjectItemCaseSensitive(r->json, "top_k")) {
-            gw_error_respond(r, 400, "invalid_request_error", "unsupported_parameter", "top_k",
-                             "top_k: provider '%s' speaks the OpenAI format, which cannot "
-                             "express top_k; leave it out for this model.",
-                             p->name);
-            return GW_STAGE_RESPOND;
-        }
-        st->anthropic = 1;
-        gw_msg_init(&st->msg, r);
-    }
+    return st;
+}
 
+/* Sends r->json, with the deployment's model substituted, to
+ * {base_url}{path} with the provider's key; the answer comes back through
+ * transfer_ops (streamed if r->stream, else whole through finish_whole). */
+static enum gw_stage_rc send_json(struct gw_request *r, const char *path)
+{
+    const struct gw_provider_cfg *p = r->provider;
     cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model",
                                            cJSON_CreateString(r->deployment->model));
-    if (r->stream) {
-        cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
-        if (!cJSON_IsObject(so)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(r->json, "stream_options");
-            so = cJSON_AddObjectToObject(r->json, "stream_options");
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
-        cJSON_AddTrueToObject(so, "include_usage");
-    }
     char *body = cJSON_PrintUnformatted(r->json);
     if (!body) {
         gw_error_respond(r, 500, "server_error", "internal_error", NULL, "Out of memory.");
         return GW_STAGE_RESPOND;
     }
     char url[2048];
-    snprintf(url, sizeof url, "%s/chat/completions", p->base_url);
+    snprintf(url, sizeof url, "%s%s", p->base_url, path);
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, r->stream ? "Accept: text/event-stream" : "Accept: application/json");
@@ -323,7 +325,44 @@ static enum gw_stage_rc chat(struct gw_request *r)
     return GW_STAGE_ASYNC;
 }
 
+static enum gw_stage_rc chat(struct gw_request *r)
+{
+    struct openai_state *st = state_new(r);
+    if (r->api == GW_API_MESSAGES) {
+        if (cJSON_GetObjectItemCaseSensitive(r->json, "top_k")) {
+            gw_error_respond(r, 400, "invalid_request_error", "unsupported_parameter", "top_k",
+                             "top_k: provider '%s' speaks the OpenAI format, which cannot "
+                             "express top_k; leave it out for this model.",
+                             r->provider->name);
+            return GW_STAGE_RESPOND;
+        }
+        st->anthropic = 1;
+        gw_msg_init(&st->msg, r);
+    }
+    if (r->stream) {
+        cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
+        if (!cJSON_IsObject(so)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(r->json, "stream_options");
+            so = cJSON_AddObjectToObject(r->json, "stream_options");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+        cJSON_AddTrueToObject(so, "include_usage");
+    }
+    return send_json(r, "/chat/completions");
+}
+
+/* POST {base_url}/embeddings: never streamed, so the answer takes chat's
+ * non-streamed path (finish_whole): passed on unchanged, usage from its
+ * usage.prompt_tokens, errors and timeouts answered as for chat. */
+static enum gw_stage_rc embeddings(struct gw_request *r)
+{
+    struct openai_state *st = state_new(r);
+    st->counted_prompt = gw_tokens_input(r);
+    return send_json(r, "/embeddings");
+}
+
 const struct gw_provider_ops gw_provider_openai = {
     .type = "openai",
     .chat = chat,
+    .embeddings = embeddings,
 };

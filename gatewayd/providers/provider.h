@@ -14,6 +14,10 @@ struct gw_provider_ops {
     /* POST /v1/chat/completions: answers at once (RESPOND) or starts an
      * upstream transfer (ASYNC). */
     enum gw_stage_rc (*chat)(struct gw_request *r);
+    /* POST /v1/embeddings (r->json is the checked OpenAI-format body): the
+     * same contract; sets r->prompt_tokens (completion stays 0). NULL: the
+     * provider type cannot embed (dispatch answers 400). */
+    enum gw_stage_rc (*embeddings)(struct gw_request *r);
 };
 
 extern const struct gw_provider_ops gw_provider_echo, gw_provider_openai;

@@ -1,7 +1,8 @@
 /* Stage budget: a request may spend money only while its key's and its
  * team's budgets hold. Once the route is known (and so the model's
  * pricing), the request's worst case — its prompt and its max_tokens (or
- * rate_limiting.default_max_tokens) at the model's prices — is reserved
+ * rate_limiting.default_max_tokens) at the model's prices; for embeddings
+ * its input tokens at the input price — is reserved
  * against each budget, all or nothing; a budget that cannot take it refuses
  * the request with 429 budget_exceeded, naming the budget and when it
  * resets. At the end the reservation becomes the real cost; crossing
@@ -112,7 +113,7 @@ static void done(struct gw_request *r)
 
 const struct gw_stage gw_stage_budget = {
     .name = "budget",
-    .apis = GW_API_CHAT | GW_API_MESSAGES,
+    .apis = GW_API_CHAT | GW_API_MESSAGES | GW_API_EMBEDDINGS,
     .run = run,
     .done = done,
 };

@@ -1,5 +1,6 @@
 /* Stage dispatch: the last stage, hands the request to the adapter of the
- * provider the route stage chose. */
+ * provider the route stage chose: its chat entry, or its embeddings entry
+ * for /v1/embeddings (a provider type without one is a 400). */
 #include "errors.h"
 #include "pipeline.h"
 #include "providers/provider.h"
@@ -19,6 +20,17 @@ const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type)
 static enum gw_stage_rc run(struct gw_request *r)
 {
     const struct gw_provider_ops *ops = gw_provider_for(r->provider->type);
+    if (r->api == GW_API_EMBEDDINGS) {
+        if (!ops || !ops->embeddings) {
+            gw_error_respond(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
+                             "The model '%s' is served by provider '%s' (type %s), which cannot "
+                             "create embeddings.",
+                             r->model_name, r->provider->name,
+                             gw_provider_type_name(r->provider->type));
+            return GW_STAGE_RESPOND;
+        }
+        return ops->embeddings(r);
+    }
     if (!ops || !ops->chat) {
         gw_error_respond(r, 400, "invalid_request_error", "unsupported_endpoint", NULL,
                          "Provider '%s' cannot serve chat completions.", r->provider->name);
@@ -29,6 +41,6 @@ static enum gw_stage_rc run(struct gw_request *r)
 
 const struct gw_stage gw_stage_dispatch = {
     .name = "dispatch",
-    .apis = GW_API_CHAT | GW_API_MESSAGES,
+    .apis = GW_API_CHAT | GW_API_MESSAGES | GW_API_EMBEDDINGS,
     .run = run,
 };

@@ -1,6 +1,10 @@
 /* Stage parse: the chat-completions body as OpenAI defines it. Parses the
  * JSON once (the tree is kept in r->json for later stages) and checks the
- * fields the gateway itself relies on, with errors that name the field. */
+ * fields the gateway itself relies on, with errors that name the field. The
+ * part every OpenAI-format body shares (a JSON object with a model) is
+ * gw_parse_openai_body, used by parse_embeddings.c too. */
+#include "parse.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -65,7 +69,7 @@ static enum gw_stage_rc check_messages(struct gw_request *r, const cJSON *msgs)
     return GW_STAGE_CONTINUE;
 }
 
-static enum gw_stage_rc run(struct gw_request *r)
+enum gw_stage_rc gw_parse_openai_body(struct gw_request *r)
 {
     if (r->body.len == 0)
         return bad(r, "invalid_json", NULL, "The request body is empty; expected a JSON object.");
@@ -91,7 +95,15 @@ static enum gw_stage_rc run(struct gw_request *r)
     if (!cJSON_IsString(model) || !*model->valuestring)
         return bad(r, "invalid_type", "model", "'model' must be a non-empty string.");
     r->model_name = gw_arena_strdup(r->arena, model->valuestring);
-    enum gw_stage_rc rc = check_messages(r, cJSON_GetObjectItemCaseSensitive(r->json, "messages"));
+    return GW_STAGE_CONTINUE;
+}
+
+static enum gw_stage_rc run(struct gw_request *r)
+{
+    enum gw_stage_rc rc = gw_parse_openai_body(r);
+    if (rc != GW_STAGE_CONTINUE)
+        return rc;
+    rc = check_messages(r, cJSON_GetObjectItemCaseSensitive(r->json, "messages"));
     if (rc != GW_STAGE_CONTINUE)
         return rc;
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(r->json, "stream");

@@ -1,7 +1,8 @@
 /* Stage ratelimit: admits the request against its key's and its team's
  * limits (requests per minute, tokens per minute, tokens per day, requests
  * in flight), reserving prompt tokens + max_tokens (or
- * rate_limiting.default_max_tokens); at the end of the request the
+ * rate_limiting.default_max_tokens; an embeddings request reserves its input
+ * tokens alone, tokens.h); at the end of the request the
  * reservation is corrected to the real usage and the in-flight slot given
  * back. Every response says where the caller stands, with OpenAI's
  * x-ratelimit-* headers; a refusal is a 429 with Retry-After that names the
@@ -100,7 +101,7 @@ static void done(struct gw_request *r)
 
 const struct gw_stage gw_stage_ratelimit = {
     .name = "ratelimit",
-    .apis = GW_API_CHAT | GW_API_MESSAGES,
+    .apis = GW_API_CHAT | GW_API_MESSAGES | GW_API_EMBEDDINGS,
     .run = run,
     .done = done,
 };

@@ -62,6 +62,6 @@ static enum gw_stage_rc run(struct gw_request *r)
 
 const struct gw_stage gw_stage_route = {
     .name = "route",
-    .apis = GW_API_CHAT | GW_API_MESSAGES | GW_API_COUNT_TOKENS,
+    .apis = GW_API_CHAT | GW_API_MESSAGES | GW_API_COUNT_TOKENS | GW_API_EMBEDDINGS,
     .run = run,
 };

@@ -95,8 +95,11 @@ char *mock_openai_completion(const struct mock_chat *c);
 char *mock_openai_chunk(const struct mock_chat *c, enum mock_chunk_kind kind, const char *word,
                         size_t wlen);
 char *mock_openai_models(void);
-/* Embeddings reply into *out, or returns a 400 message. */
-const char *mock_openai_embeddings(const char *body, size_t len, char **out);
+/* Embeddings reply into *out, or returns a 400 message. The [[mock:...]]
+ * directives of the input strings are applied to d (initialised by the
+ * caller); no_usage is honoured here, the others by the caller. */
+const char *mock_openai_embeddings(const char *body, size_t len, char **out,
+                                   struct mock_directives *d);
 /* {"error":{...}}; code NULL gives "code":null. */
 char *mock_openai_error(const char *message, const char *type, const char *code);
 long mock_count_words(const char *s);

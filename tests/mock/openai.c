@@ -283,12 +283,12 @@ char *mock_openai_models(void)
 
 /* 8 components from FNV-1a of the text stretched by splitmix64, L2-normalised
  * and rounded to 6 decimals, so equal texts give equal vectors. */
-static cJSON *mock_embedding_vector(const char *text)
+static void mock_embedding_values(const char *text, double v[8])
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (const unsigned char *p = (const unsigned char *)text; *p; p++)
         h = (h ^ *p) * 0x100000001b3ull;
-    double v[8], norm = 0;
+    double norm = 0;
     for (int i = 0; i < 8; i++) {
         uint64_t z = (h += 0x9e3779b97f4a7c15ull);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -298,67 +298,159 @@ static cJSON *mock_embedding_vector(const char *text)
         norm += v[i] * v[i];
     }
     norm = sqrt(norm);
-    cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < 8; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber(round(v[i] / norm * 1e6) / 1e6));
-    return arr;
+        v[i] = round(v[i] / norm * 1e6) / 1e6;
 }
 
-static void mock_add_embedding(cJSON *data, int index, const char *text)
+/* The vector as OpenAI sends it: numbers, or (base64) the little-endian
+ * float32 values in standard base64. */
+static cJSON *mock_embedding_vector(const char *text, bool base64)
 {
+    double v[8];
+    mock_embedding_values(text, v);
+    if (!base64) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int i = 0; i < 8; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
+        return arr;
+    }
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char bytes[32];
+    for (int i = 0; i < 8; i++) {
+        float f = (float)v[i];
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        for (int k = 0; k < 4; k++)
+            bytes[i * 4 + k] = (unsigned char)(u >> (8 * k));
+    }
+    char out[48]; /* 32 bytes -> 44 characters */
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof bytes; i += 3) {
+        uint32_t n = (uint32_t)bytes[i] << 16;
+        if (i + 1 < sizeof bytes)
+            n |= (uint32_t)bytes[i + 1] << 8;
+        if (i + 2 < sizeof bytes)
+            n |= bytes[i + 2];
+        out[o++] = b64[(n >> 18) & 63];
+        out[o++] = b64[(n >> 12) & 63];
+        out[o++] = i + 1 < sizeof bytes ? b64[(n >> 6) & 63] : '=';
+        out[o++] = i + 2 < sizeof bytes ? b64[n & 63] : '=';
+    }
+    out[o] = '\0';
+    return cJSON_CreateString(out);
+}
+
+static bool mock_token_id(const cJSON *t)
+{
+    return cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 4294967296.0 &&
+           t->valuedouble == (double)(uint32_t)t->valuedouble;
+}
+
+/* A token array as the text its vector is made from ("1 2 3"), or NULL if
+ * it is not a non-empty array of token ids. Caller frees. */
+static char *mock_token_text(const cJSON *a)
+{
+    if (!cJSON_IsArray(a) || !a->child)
+        return NULL;
+    size_t cap = (size_t)cJSON_GetArraySize(a) * 11 + 1, n = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (const cJSON *t = a->child; t; t = t->next) {
+        if (!mock_token_id(t)) {
+            free(s);
+            return NULL;
+        }
+        n += (size_t)snprintf(s + n, cap - n, n ? " %u" : "%u", (unsigned)t->valuedouble);
+    }
+    return s;
+}
+
+/* One input item: its embedding is added to data; returns its token count
+ * (words of a string, ids of a token array) or -1 if it is not valid. The
+ * directives of a string are applied to d (the vector and the count are of
+ * the raw text, as chat counts them). */
+static long mock_add_embedding(cJSON *data, int index, const cJSON *item, bool base64,
+                               struct mock_directives *d)
+{
+    long n;
+    char *text;
+    if (cJSON_IsString(item)) {
+        text = strdup(item->valuestring);
+        if (!text)
+            return -1;
+        n = mock_count_words(text);
+        char *scratch = strdup(text);
+        if (scratch)
+            mock_directives_extract(scratch, d);
+        free(scratch);
+    } else {
+        text = mock_token_text(item);
+        if (!text)
+            return -1;
+        n = cJSON_GetArraySize(item);
+    }
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "object", "embedding");
     cJSON_AddNumberToObject(e, "index", index);
-    cJSON_AddItemToObject(e, "embedding", mock_embedding_vector(text));
+    cJSON_AddItemToObject(e, "embedding", mock_embedding_vector(text, base64));
     cJSON_AddItemToArray(data, e);
+    free(text);
+    return n;
 }
 
-const char *mock_openai_embeddings(const char *body, size_t len, char **out)
+const char *mock_openai_embeddings(const char *body, size_t len, char **out,
+                                   struct mock_directives *d)
 {
-    static const char bad_input[] = "'input' must be a string or a non-empty array of strings";
+    static const char bad_input[] = "'input' must be a string, or a non-empty array of strings, "
+                                    "of token ids or of token arrays";
     *out = NULL;
     cJSON *req = cJSON_ParseWithLength(body, len);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(req, "input");
-    const cJSON *it;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(req, "encoding_format");
     const char *err = NULL;
 
     if (!cJSON_IsObject(req))
         err = "We could not parse the JSON body of your request.";
     else if (!cJSON_IsString(model) || !*model->valuestring)
         err = "you must provide a model parameter";
-    else if (!cJSON_IsString(input) && !(cJSON_IsArray(input) && cJSON_GetArraySize(input)))
+    else if (!cJSON_IsString(input) && !(cJSON_IsArray(input) && input->child))
         err = bad_input;
-    else if (cJSON_IsArray(input))
-        cJSON_ArrayForEach(it, input)
-        {
-            if (!cJSON_IsString(it))
-                err = bad_input;
-        }
     if (err) {
         cJSON_Delete(req);
         return err;
     }
-
+    bool base64 = cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(root, "data");
     long words = 0;
-    if (cJSON_IsString(input)) {
-        mock_add_embedding(data, 0, input->valuestring);
-        words = mock_count_words(input->valuestring);
+    if (cJSON_IsString(input) || cJSON_IsNumber(input->child)) {
+        words = mock_add_embedding(data, 0, input, base64, d);
     } else {
         int index = 0;
+        const cJSON *it;
         cJSON_ArrayForEach(it, input)
         {
-            mock_add_embedding(data, index++, it->valuestring);
-            words += mock_count_words(it->valuestring);
+            long n = mock_add_embedding(data, index++, it, base64, d);
+            words = n < 0 ? -1 : words + n;
+            if (n < 0)
+                break;
         }
     }
+    if (words < 0) {
+        cJSON_Delete(root);
+        cJSON_Delete(req);
+        return bad_input;
+    }
     cJSON_AddStringToObject(root, "model", model->valuestring);
-    cJSON *u = cJSON_AddObjectToObject(root, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)words);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)words);
+    if (!d->no_usage) {
+        cJSON *u = cJSON_AddObjectToObject(root, "usage");
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)words);
+        cJSON_AddNumberToObject(u, "total_tokens", (double)words);
+    }
     *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     cJSON_Delete(req);

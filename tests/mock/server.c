@@ -69,15 +69,10 @@ static void mock_req_fault(struct mock_req *req, const struct mock_directives *d
     mock_req_reply(req, d->status, r);
 }
 
-static void mock_plan_chat(struct MHD_Connection *conn, struct mock_req *req)
+/* The directives that replace the reply (hang, status, garbage), planned
+ * for both chat and embeddings; false when the normal reply should go out. */
+static bool mock_plan_fault(struct mock_req *req, const struct mock_directives *d)
 {
-    struct mock_chat chat;
-    const char *err = mock_openai_chat_parse(req->body, req->len, &chat);
-    if (err) {
-        mock_req_error(req, MHD_HTTP_BAD_REQUEST, err, "invalid_request_error");
-        return;
-    }
-    const struct mock_directives *d = &chat.dir;
     req->due_ms += (uint64_t)d->delay_ms;
     if (d->hang) {
         req->hang = true;
@@ -90,7 +85,26 @@ static void mock_plan_chat(struct MHD_Connection *conn, struct mock_req *req)
         if (r)
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         mock_req_reply(req, MHD_HTTP_OK, r);
-    } else if (chat.stream) {
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static void mock_plan_chat(struct MHD_Connection *conn, struct mock_req *req)
+{
+    struct mock_chat chat;
+    const char *err = mock_openai_chat_parse(req->body, req->len, &chat);
+    if (err) {
+        mock_req_error(req, MHD_HTTP_BAD_REQUEST, err, "invalid_request_error");
+        return;
+    }
+    const struct mock_directives *d = &chat.dir;
+    if (mock_plan_fault(req, d)) {
+        mock_chat_free(&chat);
+        return;
+    }
+    if (chat.stream) {
         mock_req_reply(req, MHD_HTTP_OK, mock_stream_response(&chat, conn));
     } else {
         char *body = mock_openai_completion(&chat);
@@ -126,9 +140,13 @@ static void mock_plan_v1(struct MHD_Connection *conn, struct mock_req *req, cons
         mock_plan_chat(conn, req);
     } else if (post && strcmp(url, "/v1/embeddings") == 0) {
         char *out;
-        const char *err = mock_openai_embeddings(req->body, req->len, &out);
+        struct mock_directives d;
+        mock_directives_init(&d);
+        const char *err = mock_openai_embeddings(req->body, req->len, &out, &d);
         if (err)
             mock_req_error(req, MHD_HTTP_BAD_REQUEST, err, "invalid_request_error");
+        else if (mock_plan_fault(req, &d))
+            free(out);
         else
             mock_req_reply(req, MHD_HTTP_OK, mock_reply_json(out));
     } else if (strcmp(method, "GET") == 0 && strcmp(url, "/v1/models") == 0) {
