@@ -146,7 +146,7 @@ install: all
 	install -m 0755 $(BUILD)/gatewayd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/bin/
 
 FORMAT_FILES = $(COMMON_SRC) $(GW_SRC) $(CTL_SRC) $(MOCK_SRC) $(UNIT_SRC) $(wildcard tests/fuzz/*.c) \
-	       $(wildcard common/*.h gatewayd/*.h gatewayd/*/*.h gwctl/*.h tests/mock/*.h)
+	       $(wildcard common/*.h gatewayd/*.h gatewayd/*/*.h gwctl/*.h tests/mock/*.h tests/fuzz/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 

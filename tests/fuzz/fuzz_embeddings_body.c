@@ -19,34 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "log.h"
 #include "pipeline.h"
 #include "providers/provider.h"
+#include "fuzz_request.h"
 #include "request.h"
-#include "runtime.h"
 #include "tokens.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char err[512];
-    gw_log_set_level(GW_LOG_ERROR);
-    if (gw_crypto_init() != 0)
-        abort();
-    unsetenv("OPENAI_API_KEY");
-    struct gw_config *cfg = gw_config_load(NULL, err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "fuzz_embeddings_body: %s\n", err);
-        abort();
-    }
-    gw_runtime_set_config(cfg, err, sizeof err);
+    fuzz_install_default_config("fuzz_embeddings_body");
     return 0;
 }
 
