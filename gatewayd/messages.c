@@ -201,6 +201,26 @@ static int json_strn(struct gw_buf *out, const char *s, size_t n)
     return rc;
 }
 
+/* More of the open block b: kept for the whole message, or written at once
+ * as a content_block_delta of the given type and field. */
+static int delta(struct gw_msg_writer *w, struct gw_msg_block *b, const char *type,
+                 const char *field, const char *s, size_t n, struct gw_buf *out)
+{
+    if (!n)
+        return 0;
+    if (!w->stream)
+        return gw_buf_append(&b->data, s, n);
+    event_begin(out, "content_block_delta");
+    gw_buf_printf(out,
+                  "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"%s\","
+                  "\"%s\":",
+                  w->n_blocks - 1, type, field);
+    int rc = json_strn(out, s, n);
+    gw_buf_puts(out, "}}");
+    event_end(out);
+    return rc;
+}
+
 int gw_msg_text(struct gw_msg_writer *w, const char *s, size_t n, struct gw_buf *out)
 {
     if (w->ended || w->failed)
@@ -211,19 +231,7 @@ int gw_msg_text(struct gw_msg_writer *w, const char *s, size_t n, struct gw_buf 
         b = open_block(w, 0, 0, NULL, NULL, out);
     if (!b)
         return -1;
-    if (!n)
-        return 0;
-    if (!w->stream)
-        return gw_buf_append(&b->data, s, n);
-    event_begin(out, "content_block_delta");
-    gw_buf_printf(out,
-                  "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":"
-                  "\"text_delta\",\"text\":",
-                  w->n_blocks - 1);
-    int rc = json_strn(out, s, n);
-    gw_buf_puts(out, "}}");
-    event_end(out);
-    return rc;
+    return delta(w, b, "text_delta", "text", s, n, out);
 }
 
 int gw_msg_tool(struct gw_msg_writer *w, int index, const char *id, const char *name,
@@ -251,19 +259,7 @@ int gw_msg_tool(struct gw_msg_writer *w, int index, const char *id, const char *
         if (!b)
             return -1;
     }
-    if (!n)
-        return 0;
-    if (!w->stream)
-        return gw_buf_append(&b->data, args, n);
-    event_begin(out, "content_block_delta");
-    gw_buf_printf(out,
-                  "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":"
-                  "\"input_json_delta\",\"partial_json\":",
-                  w->n_blocks - 1);
-    int rc = json_strn(out, args, n);
-    gw_buf_puts(out, "}}");
-    event_end(out);
-    return rc;
+    return delta(w, b, "input_json_delta", "partial_json", args, n, out);
 }
 
 void gw_msg_finish(struct gw_msg_writer *w, const char *finish, struct gw_buf *out)

@@ -32,22 +32,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void check_error_body(const struct gw_request *r, int status)
-{
-    CHECK(r->status == status);
-    CHECK(r->content_type && strcmp(r->content_type, "application/json") == 0);
-    CHECK(r->error != NULL);
-    cJSON *j = cJSON_ParseWithLength(r->out.data, r->out.len);
-    CHECK(j != NULL);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    CHECK(cJSON_IsObject(e));
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
-    CHECK(cJSON_IsString(msg) && *msg->valuestring);
-    CHECK(cJSON_IsString(type) && strcmp(type->valuestring, "invalid_request_error") == 0);
-    cJSON_Delete(j);
-}
-
 static int is_token_id(const cJSON *t)
 {
     return cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 2147483648.0 &&
@@ -110,7 +94,7 @@ static void check_echo(struct gw_request *r, int items, long long tokens)
     r->status = 0;
     CHECK(gw_provider_echo.embeddings(r) == GW_STAGE_RESPOND);
     if (dims > 3072) {
-        check_error_body(r, 400);
+        fuzz_check_openai_error(r, 400);
         return;
     }
     CHECK(r->status == 200 && r->prompt_tokens == tokens);
@@ -183,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(gw_buf_append(&r->body, data, size) == 0);
     enum gw_stage_rc rc = gw_stage_parse_embeddings.run(r);
     if (rc == GW_STAGE_RESPOND)
-        check_error_body(r, 400);
+        fuzz_check_openai_error(r, 400);
     else if (rc == GW_STAGE_CONTINUE)
         check_accepted(r);
     else

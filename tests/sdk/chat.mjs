@@ -11,36 +11,12 @@
 // Prints one JSON object {"ok": bool, "checks": [{name, ok, detail}]} on
 // stdout and exits 1 if any check failed.
 import OpenAI from 'openai';
+import { check, env, expect, report, words } from './harness.mjs';
 
-const base = process.env.GW_BASE_URL;
-const key = process.env.GW_KEY;
-const model = process.env.GW_MODEL || 'gpt-4o-mini';
-if (!base || !key) {
-  console.error('chat.mjs: set GW_BASE_URL and GW_KEY');
-  process.exit(2);
-}
+const { base, key, model } = env('chat.mjs');
 
 const opts = { baseURL: base + '/v1', apiKey: key, maxRetries: 0, timeout: 20000 };
 const client = new OpenAI(opts);
-const checks = [];
-
-function words(s) {
-  return s.split(/\s+/).filter((w) => w.length > 0).length;
-}
-
-async function check(name, fn) {
-  try {
-    const detail = await fn();
-    checks.push({ name, ok: true, detail: detail ?? null });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: String(e && e.stack ? e.stack : e) });
-  }
-}
-
-function expect(cond, what) {
-  if (!cond) throw new Error('expectation failed: ' + what);
-}
-
 await check('non_streamed', async () => {
   const text = 'hello from the sdk';
   const { data, response } = await client.chat.completions
@@ -120,6 +96,4 @@ await check('bad_key_is_authentication_error', async () => {
   throw new Error('a bad key was accepted');
 });
 
-const ok = checks.every((c) => c.ok);
-console.log(JSON.stringify({ ok, checks }, null, 2));
-process.exit(ok ? 0 : 1);
+report();

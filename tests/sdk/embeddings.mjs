@@ -12,36 +12,12 @@
 // Prints one JSON object {"ok": bool, "checks": [{name, ok, detail}]} on
 // stdout and exits 1 if any check failed.
 import OpenAI from 'openai';
+import { check, env, expect, report, words } from './harness.mjs';
 
-const base = process.env.GW_BASE_URL;
-const key = process.env.GW_KEY;
-const model = process.env.GW_MODEL || 'gpt-4o-mini';
+const { base, key, model } = env('embeddings.mjs');
 const echoModel = process.env.GW_ECHO_MODEL || 'echo';
-if (!base || !key) {
-  console.error('embeddings.mjs: set GW_BASE_URL and GW_KEY');
-  process.exit(2);
-}
 
 const client = new OpenAI({ baseURL: base + '/v1', apiKey: key, maxRetries: 0, timeout: 20000 });
-const checks = [];
-
-function words(s) {
-  return s.split(/\s+/).filter((w) => w.length > 0).length;
-}
-
-async function check(name, fn) {
-  try {
-    const detail = await fn();
-    checks.push({ name, ok: true, detail: detail ?? null });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: String(e && e.stack ? e.stack : e) });
-  }
-}
-
-function expect(cond, what) {
-  if (!cond) throw new Error('expectation failed: ' + what);
-}
-
 function expectVector(v, dims) {
   expect(Array.isArray(v) && v.length === dims, `vector ${JSON.stringify(v)}`);
   expect(v.every((x) => typeof x === 'number' && Number.isFinite(x)), `numbers ${JSON.stringify(v)}`);
@@ -121,6 +97,4 @@ await check('empty_input_is_bad_request', async () => {
   throw new Error('an empty input was accepted');
 });
 
-const ok = checks.every((c) => c.ok);
-console.log(JSON.stringify({ ok, checks }, null, 2));
-process.exit(ok ? 0 : 1);
+report();

@@ -17,33 +17,9 @@
 // stdout and exits 1 if any check failed.
 import AnthropicV1 from '@anthropic-ai/sdk';
 import AnthropicV0 from 'anthropic-sdk-v0';
+import { check, env, expect, report, words } from './harness.mjs';
 
-const base = process.env.GW_BASE_URL;
-const key = process.env.GW_KEY;
-const model = process.env.GW_MODEL || 'gpt-4o-mini';
-if (!base || !key) {
-  console.error('messages.mjs: set GW_BASE_URL and GW_KEY');
-  process.exit(2);
-}
-
-const checks = [];
-
-function words(s) {
-  return s.split(/\s+/).filter((w) => w.length > 0).length;
-}
-
-async function check(name, fn) {
-  try {
-    const detail = await fn();
-    checks.push({ name, ok: true, detail: detail ?? null });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: String(e && e.stack ? e.stack : e) });
-  }
-}
-
-function expect(cond, what) {
-  if (!cond) throw new Error('expectation failed: ' + what);
-}
+const { base, key, model } = env('messages.mjs');
 
 function textOf(message) {
   return message.content.filter((b) => b.type === 'text').map((b) => b.text).join('');
@@ -141,6 +117,4 @@ async function run(tag, Anthropic) {
 await run('v1', AnthropicV1);
 await run('v0', AnthropicV0);
 
-const ok = checks.every((c) => c.ok);
-console.log(JSON.stringify({ ok, checks }, null, 2));
-process.exit(ok ? 0 : 1);
+report();
