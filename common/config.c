@@ -15,6 +15,7 @@
 
 #include "arena.h"
 #include "embedded.h"
+#include "gcp_auth.h"
 
 struct ctx {
     yaml_document_t *doc;
@@ -274,6 +275,10 @@ const struct gw_openai_preset gw_openai_presets[] = {
     {NULL, NULL, NULL},
 };
 
+/* Indexed by enum gw_provider_type. */
+static const char *const provider_types[] = {"echo",   "openai",  "anthropic",
+                                             "gemini", "bedrock", "vertex"};
+
 static const struct gw_openai_preset *find_preset(const char *type)
 {
     for (const struct gw_openai_preset *p = gw_openai_presets; p->type; p++)
@@ -302,24 +307,134 @@ static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg
     }
     if (strcmp(k, "api_key") == 0)
         return resolve_secret(c, v, k, &p->api_key);
+    if (strcmp(k, "anthropic_version") == 0)
+        return get_str(c, v, k, &p->anthropic_version);
+    if (strcmp(k, "region") == 0)
+        return get_str(c, v, k, &p->region);
+    if (strcmp(k, "project") == 0)
+        return get_str(c, v, k, &p->project);
+    if (strcmp(k, "credentials_file") == 0)
+        return get_str(c, v, k, &p->credentials_file);
+    if (strcmp(k, "aws_access_key_id") == 0)
+        return resolve_secret(c, v, k, &p->aws_access_key_id);
+    if (strcmp(k, "aws_secret_access_key") == 0)
+        return resolve_secret(c, v, k, &p->aws_secret_access_key);
+    if (strcmp(k, "aws_session_token") == 0)
+        return resolve_secret(c, v, k, &p->aws_session_token);
     if (strcmp(k, "type") == 0) {
         const char *s = scalar(v);
         const struct gw_openai_preset *pr = s ? find_preset(s) : NULL;
         if (pr) {
             p->type = GW_PROVIDER_OPENAI;
             p->preset = pr->type;
-        } else if (s && strcmp(s, "echo") == 0) {
-            p->type = GW_PROVIDER_ECHO;
-            p->preset = "echo";
-        } else {
-            return fail(c, v, k,
-                        "'%s' is not a provider type this build serves (echo, openai, groq, "
-                        "mistral, deepseek, xai, fireworks, openrouter, together, ollama, vllm)",
-                        s ? s : "?");
+            return 0;
         }
-        return 0;
+        for (int t = GW_PROVIDER_ECHO; s && t <= GW_PROVIDER_VERTEX; t++)
+            if (t != GW_PROVIDER_OPENAI && strcmp(s, provider_types[t]) == 0) {
+                p->type = (enum gw_provider_type)t;
+                p->preset = provider_types[t];
+                return 0;
+            }
+        return fail(c, v, k,
+                    "'%s' is not a provider type this build serves (echo, openai, anthropic, "
+                    "gemini, bedrock, vertex, groq, mistral, deepseek, xai, fireworks, "
+                    "openrouter, together, ollama, vllm)",
+                    s ? s : "?");
     }
     return fail(c, v, k, "unknown key in a provider");
+}
+
+/* A secret for key from the environment variable env when the file set
+ * none (NULL if that is unset too). */
+static const char *env_secret(struct ctx *c, const char *set, const char *env)
+{
+    const char *v = set ? set : getenv(env);
+    return v && *v ? gw_arena_strdup(c->cfg->arena, v) : NULL;
+}
+
+static void free_sa(void *sa)
+{
+    gw_gcp_sa_free(sa);
+}
+
+/* Vertex AI: the service-account key is loaded now, so a bad file is a
+ * config error with its line, not a failure at the first request. */
+static int vertex_defaults(struct ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
+{
+    struct gw_arena *a = c->cfg->arena;
+    if (!p->region)
+        p->region = "us-central1";
+    if (!p->base_url) {
+        char url[300];
+        if (strcmp(p->region, "global") == 0)
+            snprintf(url, sizeof url, "https://aiplatform.googleapis.com/v1");
+        else
+            snprintf(url, sizeof url, "https://%s-aiplatform.googleapis.com/v1", p->region);
+        p->base_url = gw_arena_strdup(a, url);
+    }
+    if (!p->anthropic_version)
+        p->anthropic_version = "vertex-2023-10-16";
+    if (!p->credentials_file) {
+        const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+        if (!env || !*env)
+            return fail(c, item, p->name,
+                        "a vertex provider needs credentials_file (a service-account key "
+                        "JSON) or GOOGLE_APPLICATION_CREDENTIALS in the environment");
+        p->credentials_file = gw_arena_strdup(a, env);
+    }
+    struct gw_gcp_sa *sa = gw_arena_calloc(a, sizeof *sa);
+    char err[300];
+    if (gw_gcp_sa_load_file(p->credentials_file, sa, err, sizeof err) != 0)
+        return fail(c, item, p->name, "%s", err);
+    gw_arena_on_destroy(a, free_sa, sa);
+    p->gcp_sa = sa;
+    if (!p->project && sa->project_id)
+        p->project = gw_arena_strdup(a, sa->project_id);
+    if (!p->project)
+        return fail(c, item, p->name,
+                    "a vertex provider needs a project (or a project_id in its key file)");
+    return 0;
+}
+
+/* Per-type defaults and the keys a type cannot do without. */
+static int provider_defaults(struct ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
+{
+    struct gw_arena *a = c->cfg->arena;
+    switch (p->type) {
+    case GW_PROVIDER_ANTHROPIC:
+        if (!p->base_url)
+            p->base_url = "https://api.anthropic.com/v1";
+        if (!p->anthropic_version)
+            p->anthropic_version = "2023-06-01";
+        break;
+    case GW_PROVIDER_GEMINI:
+        if (!p->base_url)
+            p->base_url = "https://generativelanguage.googleapis.com/v1beta";
+        break;
+    case GW_PROVIDER_BEDROCK:
+        if (!p->region)
+            return fail(c, item, p->name, "a bedrock provider needs a region (e.g. us-east-1)");
+        if (!p->base_url) {
+            char url[300];
+            snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", p->region);
+            p->base_url = gw_arena_strdup(a, url);
+        }
+        p->aws_access_key_id = env_secret(c, p->aws_access_key_id, "AWS_ACCESS_KEY_ID");
+        p->aws_secret_access_key = env_secret(c, p->aws_secret_access_key, "AWS_SECRET_ACCESS_KEY");
+        p->aws_session_token = env_secret(c, p->aws_session_token, "AWS_SESSION_TOKEN");
+        if (!p->aws_access_key_id || !p->aws_secret_access_key)
+            return fail(c, item, p->name,
+                        "a bedrock provider needs AWS credentials: aws_access_key_id and "
+                        "aws_secret_access_key (env:NAME or file:PATH), or AWS_ACCESS_KEY_ID "
+                        "and AWS_SECRET_ACCESS_KEY in the environment");
+        break;
+    case GW_PROVIDER_VERTEX:
+        return vertex_defaults(c, item, p);
+    case GW_PROVIDER_ECHO:
+    case GW_PROVIDER_OPENAI:
+        break;
+    }
+    return 0;
 }
 
 static int parse_providers(struct ctx *c, yaml_node_t *seq)
@@ -343,6 +458,8 @@ static int parse_providers(struct ctx *c, yaml_node_t *seq)
                 return fail(c, item, ps[i].name, "provider name used twice");
         if (ps[i].type == GW_PROVIDER_OPENAI && !ps[i].base_url)
             ps[i].base_url = find_preset(ps[i].preset)->base_url;
+        if (provider_defaults(c, item, &ps[i]) != 0)
+            return -1;
     }
     c->cfg->providers = ps;
     c->cfg->n_providers = n;
@@ -700,5 +817,5 @@ int gw_config_provider_index(const struct gw_config *cfg, const char *name)
 
 const char *gw_provider_type_name(enum gw_provider_type t)
 {
-    return t == GW_PROVIDER_OPENAI ? "openai" : "echo";
+    return (unsigned)t <= GW_PROVIDER_VERTEX ? provider_types[t] : "?";
 }

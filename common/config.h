@@ -7,8 +7,16 @@
 #include <stddef.h>
 
 struct gw_arena;
+struct gw_gcp_sa;
 
-enum gw_provider_type { GW_PROVIDER_ECHO, GW_PROVIDER_OPENAI };
+enum gw_provider_type {
+    GW_PROVIDER_ECHO,
+    GW_PROVIDER_OPENAI,    /* OpenAI's chat-completions format (and the presets) */
+    GW_PROVIDER_ANTHROPIC, /* Anthropic's Messages API */
+    GW_PROVIDER_GEMINI,    /* Google's Gemini API (generateContent) */
+    GW_PROVIDER_BEDROCK,   /* AWS Bedrock Runtime, Converse API, SigV4-signed */
+    GW_PROVIDER_VERTEX,    /* Google Vertex AI: Anthropic and Gemini models, OAuth2 */
+};
 
 struct gw_timeouts {
     int connect_ms, first_byte_ms, idle_ms, total_ms; /* 0 in a model: inherit */
@@ -21,6 +29,16 @@ struct gw_provider_cfg {
     const char *base_url; /* without trailing slash; NULL for echo */
     const char *api_key;  /* resolved secret, or NULL (no Authorization sent) */
     int line;             /* where it was declared */
+    /* anthropic, vertex: anthropic-version sent when the caller gave none */
+    const char *anthropic_version;
+    /* bedrock: region (also in the default URL) and resolved credentials */
+    const char *region;
+    const char *aws_access_key_id, *aws_secret_access_key, *aws_session_token;
+    /* vertex: project, region (above; "global" allowed), and the
+     * service-account key file; gcp_sa is the loaded key (gcp_auth.h) */
+    const char *project;
+    const char *credentials_file;
+    const struct gw_gcp_sa *gcp_sa;
 };
 
 struct gw_deployment_cfg {

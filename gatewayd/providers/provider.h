@@ -20,7 +20,8 @@ struct gw_provider_ops {
     enum gw_stage_rc (*embeddings)(struct gw_request *r);
 };
 
-extern const struct gw_provider_ops gw_provider_echo, gw_provider_openai;
+extern const struct gw_provider_ops gw_provider_echo, gw_provider_openai, gw_provider_anthropic,
+    gw_provider_gemini, gw_provider_bedrock, gw_provider_vertex;
 
 const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type);
 

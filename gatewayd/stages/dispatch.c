@@ -13,6 +13,14 @@ const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type)
         return &gw_provider_openai;
     case GW_PROVIDER_ECHO:
         return &gw_provider_echo;
+    case GW_PROVIDER_ANTHROPIC:
+        return &gw_provider_anthropic;
+    case GW_PROVIDER_GEMINI:
+        return &gw_provider_gemini;
+    case GW_PROVIDER_BEDROCK:
+        return &gw_provider_bedrock;
+    case GW_PROVIDER_VERTEX:
+        return &gw_provider_vertex;
     }
     return NULL;
 }

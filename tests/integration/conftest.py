@@ -27,6 +27,8 @@ BUILD_DIR = Path(_build) if os.path.isabs(_build) else ROOT / _build
 GATEWAYD = BUILD_DIR / "gatewayd"
 GWCTL = BUILD_DIR / "gwctl"
 MOCK = BUILD_DIR / "mock_upstream"
+# The test service account's public key, given to the mock for POST /token.
+VERTEX_PUBLIC_KEY = ROOT / "tests" / "fixtures" / "vertex-sa.pub.pem"
 
 SANITIZED = BUILD_DIR.name.endswith("-san") or bool(os.environ.get("SANITIZER"))
 # Waits (never assertions on latency budgets) are stretched under sanitizers.
@@ -299,8 +301,10 @@ def mock(tmp_path_factory):
     env = dict(os.environ)
     if SANITIZED:
         env.update(SAN_ENV)
-    proc = subprocess.Popen([str(MOCK), "--port", "0", "--port-file", str(port_file)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    argv = [str(MOCK), "--port", "0", "--port-file", str(port_file)]
+    if VERTEX_PUBLIC_KEY.exists():  # verifies the JWTs of Vertex AI's token requests
+        argv += ["--gcp-public-key", str(VERTEX_PUBLIC_KEY)]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         def ready():
             if proc.poll() is not None:

@@ -1,7 +1,8 @@
 /* The mock's control API under /_mock/: arming and clearing the fault
- * (/_mock/faults), reading and clearing the request log (/_mock/requests)
- * and the counters (/_mock/stats). Replies are immediate; these requests
- * are neither recorded nor subject to faults. */
+ * (/_mock/faults), reading and clearing the request log (/_mock/requests),
+ * the counters (/_mock/stats) and the OAuth settings (/_mock/config).
+ * Replies are immediate; these requests are neither recorded nor subject to
+ * faults. */
 #include "mock.h"
 
 #include <stdio.h>
@@ -42,6 +43,24 @@ static struct MHD_Response *mock_control_faults(const char *method, const char *
     return mock_control_error(status, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET, POST or DELETE");
 }
 
+static struct MHD_Response *mock_control_config(const char *method, const char *body, size_t len,
+                                                unsigned *status)
+{
+    if (strcmp(method, "POST") == 0) {
+        cJSON *spec = cJSON_ParseWithLength(body, len);
+        const char *err = spec ? mock_oauth_config_set(spec) : "body is not valid JSON";
+        cJSON_Delete(spec);
+        if (err)
+            return mock_control_error(status, MHD_HTTP_BAD_REQUEST, err);
+    } else if (strcmp(method, "DELETE") == 0) {
+        mock_oauth_config_reset();
+    } else if (strcmp(method, "GET") != 0) {
+        return mock_control_error(status, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET, POST or DELETE");
+    }
+    *status = MHD_HTTP_OK;
+    return mock_reply_json(mock_oauth_config_dump());
+}
+
 struct MHD_Response *mock_control_handle(const char *method, const char *url, const char *body,
                                          size_t len, unsigned *status)
 {
@@ -49,6 +68,8 @@ struct MHD_Response *mock_control_handle(const char *method, const char *url, co
 
     if (strcmp(url, "/_mock/faults") == 0)
         return mock_control_faults(method, body, len, status);
+    if (strcmp(url, "/_mock/config") == 0)
+        return mock_control_config(method, body, len, status);
     if (strcmp(url, "/_mock/requests") == 0 && get) {
         *status = MHD_HTTP_OK;
         return mock_reply_json(mock_record_dump());

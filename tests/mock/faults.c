@@ -1,5 +1,5 @@
 /* Fault injection for the mock upstream: the [[mock:key=value,...]] directives
- * found in the text of the last user message, and the process-wide fault armed
+ * found in the text of the last user message (any wire format), and the process-wide fault armed
  * through the control API (POST/DELETE /_mock/faults).
  *
  * DESIGN: the control fault is a small struct under a mutex; an atomic copy of
@@ -78,6 +78,16 @@ static void mock_directive_apply(char *item, struct mock_directives *d)
         d->drop_after = n;
     else if (strcmp(item, "cached") == 0 && mock_directive_number(v, 0, 1L << 40, &n))
         d->cached = n;
+    else if (strcmp(item, "cache_write") == 0 && mock_directive_number(v, 0, 1L << 40, &n))
+        d->cache_write = n;
+    else if (strcmp(item, "tool") == 0 && v && mock_name_valid(v, 64, NULL))
+        snprintf(d->tool, sizeof d->tool, "%s", v);
+    else if (strcmp(item, "stop") == 0 && v)
+        d->stop_max = strcmp(v, "max") == 0;
+    else if (strcmp(item, "overloaded") == 0)
+        d->overloaded = on;
+    else if (strcmp(item, "exception") == 0)
+        d->exception = on;
     else if (strcmp(item, "hang") == 0)
         d->hang = on;
     else if (strcmp(item, "garbage") == 0)

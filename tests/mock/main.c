@@ -1,5 +1,6 @@
-/* mock_upstream: command line, process setup (file limit, signals), the
- * port file and orderly shutdown of the mock LLM upstream.
+/* mock_upstream: command line, process setup (file limit, signals, the
+ * Vertex AI token key), the port file and orderly shutdown of the mock LLM
+ * upstream.
  *
  * DESIGN: SIGINT/SIGTERM are blocked before any thread starts, so every
  * thread inherits the mask and the main thread alone collects them with
@@ -18,10 +19,13 @@
 static void mock_main_usage(FILE *f)
 {
     fputs("usage: mock_upstream [--host ADDR] [--port N] [--port-file FILE] [--threads N]\n"
-          "  --host ADDR       address to listen on (default 127.0.0.1)\n"
-          "  --port N          TCP port, 0 picks a free one (default 0)\n"
-          "  --port-file FILE  write the bound port there once listening\n"
-          "  --threads N       worker threads (default: number of CPUs)\n",
+          "                     [--gcp-public-key FILE]\n"
+          "  --host ADDR            address to listen on (default 127.0.0.1)\n"
+          "  --port N               TCP port, 0 picks a free one (default 0)\n"
+          "  --port-file FILE       write the bound port there once listening\n"
+          "  --threads N            worker threads (default: number of CPUs)\n"
+          "  --gcp-public-key FILE  PEM RSA public key (or certificate) verifying the JWT\n"
+          "                         assertions of POST /token (Vertex AI)\n",
           f);
 }
 
@@ -38,9 +42,10 @@ static bool mock_main_number(const char *s, unsigned max, unsigned *out)
 
 /* Accepts "--opt VALUE" and "--opt=VALUE". */
 static bool mock_main_parse(int argc, char **argv, struct mock_server_opts *o,
-                            const char **port_file)
+                            const char **port_file, const char **gcp_key)
 {
-    static const char *const names[] = {"--host", "--port", "--port-file", "--threads"};
+    static const char *const names[] = {"--host", "--port", "--port-file", "--threads",
+                                        "--gcp-public-key"};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
         size_t klen = strcspn(arg, "=");
@@ -49,7 +54,7 @@ static bool mock_main_parse(int argc, char **argv, struct mock_server_opts *o,
             mock_main_usage(stdout);
             exit(0);
         }
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 5; k++)
             if (strlen(names[k]) == klen && strncmp(arg, names[k], klen) == 0)
                 opt = k;
         if (opt < 0) {
@@ -71,6 +76,8 @@ static bool mock_main_parse(int argc, char **argv, struct mock_server_opts *o,
             ok = mock_main_number(val, 65535, &o->port);
         else if (opt == 2)
             *port_file = val;
+        else if (opt == 4)
+            *gcp_key = val;
         else
             ok = mock_main_number(val, 1024, &o->threads) && o->threads > 0;
         if (!ok) {
@@ -117,10 +124,14 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     struct mock_server_opts o = {
         .host = "127.0.0.1", .port = 0, .threads = ncpu > 0 ? (unsigned)ncpu : 1};
-    const char *port_file = NULL;
-    if (!mock_main_parse(argc, argv, &o, &port_file)) {
+    const char *port_file = NULL, *gcp_key = NULL;
+    if (!mock_main_parse(argc, argv, &o, &port_file, &gcp_key)) {
         mock_main_usage(stderr);
         return 2;
+    }
+    if (gcp_key && !mock_oauth_load_key(gcp_key)) {
+        fprintf(stderr, "mock_upstream: cannot load an RSA public key from %s\n", gcp_key);
+        return 1;
     }
 
     mock_main_raise_nofile();
@@ -137,16 +148,19 @@ int main(int argc, char **argv)
 
     if (!mock_wake_start()) {
         fprintf(stderr, "mock_upstream: cannot start the timer thread\n");
+        mock_oauth_free();
         return 1;
     }
     unsigned port;
     struct MHD_Daemon *d = mock_server_start(&o, &port);
     if (!d) {
         mock_wake_stop();
+        mock_oauth_free();
         return 1;
     }
     if (port_file && !mock_main_write_port(port_file, port)) {
         mock_server_stop(d);
+        mock_oauth_free();
         return 1;
     }
     bool v6 = strchr(o.host, ':') != NULL;
@@ -158,5 +172,6 @@ int main(int argc, char **argv)
         ;
     mock_server_stop(d);
     mock_record_clear();
+    mock_oauth_free();
     return 0;
 }

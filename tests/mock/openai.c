@@ -1,31 +1,13 @@
-/* The OpenAI wire format as the mock speaks it: parsing a chat-completions
- * request into a struct mock_chat (echo reply, directives, deterministic token
- * counts) and rendering chat.completion, chat.completion.chunk, model list,
- * embeddings and error objects. Pure functions; no I/O and no shared state
- * beyond an atomic id counter. */
+/* The OpenAI wire format as the mock speaks it: POST /v1/chat/completions
+ * (parsing into a struct mock_chat, chat.completion and the stream of
+ * chat.completion.chunk events), GET /v1/models, POST /v1/embeddings and the
+ * OpenAI error object. No shared state beyond chat.c's id counter. */
 #include "mock.h"
 
 #include <ctype.h>
-#include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static atomic_ullong chat_seq;
-
-long mock_count_words(const char *s)
-{
-    long n = 0;
-    bool in = false;
-    for (; *s; s++) {
-        bool sp = isspace((unsigned char)*s);
-        if (!sp && !in)
-            n++;
-        in = !sp;
-    }
-    return n;
-}
 
 char *mock_openai_error(const char *message, const char *type, const char *code)
 {
@@ -44,67 +26,31 @@ char *mock_openai_error(const char *message, const char *type, const char *code)
 }
 
 /* Text of a message's content: a string, or the text parts joined by spaces. */
-static char *mock_content_text(const cJSON *content)
+static void mock_content_text(const cJSON *content, struct mock_buf *b)
 {
-    if (cJSON_IsString(content))
-        return strdup(content->valuestring);
-    size_t len = 0;
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content)
-    {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(t))
-            len += strlen(t->valuestring) + 1;
+    if (cJSON_IsString(content)) {
+        mock_buf_join(b, content->valuestring);
+        return;
     }
-    char *out = malloc(len + 1), *p = out;
-    if (!out)
-        return NULL;
+    mock_buf_add(b, "", 0);
+    const cJSON *part;
     cJSON_ArrayForEach(part, content)
     {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (!cJSON_IsString(t) || (cJSON_IsString(type) && strcmp(type->valuestring, "text")))
             continue;
-        if (p != out)
-            *p++ = ' ';
-        size_t n = strlen(t->valuestring);
-        memcpy(p, t->valuestring, n);
-        p += n;
+        mock_buf_join(b, t->valuestring);
     }
-    *p = '\0';
-    return out;
 }
 
-static char *mock_make_reply(const char *text, long words)
+/* Returns NULL on success (c filled, free with mock_chat_free) or the
+ * message of a 400 invalid_request_error. */
+static const char *mock_openai_chat_parse(const char *body, size_t len, struct mock_chat *c)
 {
-    if (words >= 0) {
-        /* "w1 w2 ... wN": at most 9 bytes per word for N <= 10^7. */
-        char *out = malloc((size_t)words * 10 + 1), *p = out;
-        if (!out)
-            return NULL;
-        *p = '\0';
-        for (long i = 1; i <= words; i++)
-            p += sprintf(p, i == 1 ? "w%ld" : " w%ld", i);
-        return out;
-    }
-    if (!*text)
-        return strdup("echo:");
-    size_t n = strlen(text);
-    char *out = malloc(n + 7);
-    if (out) {
-        memcpy(out, "echo: ", 6);
-        memcpy(out + 6, text, n + 1);
-    }
-    return out;
-}
-
-const char *mock_openai_chat_parse(const char *body, size_t len, struct mock_chat *c)
-{
-    memset(c, 0, sizeof *c);
-    mock_directives_init(&c->dir);
+    mock_chat_init(c);
     cJSON *root = cJSON_ParseWithLength(body, len);
     const char *err = NULL;
-    char *last_user = NULL;
 
     if (!cJSON_IsObject(root)) {
         err = "We could not parse the JSON body of your request. (HINT: This likely means you "
@@ -129,54 +75,59 @@ const char *mock_openai_chat_parse(const char *body, size_t len, struct mock_cha
             err = "each message must be an object with a string 'role'";
             goto out;
         }
-        char *text = mock_content_text(cJSON_GetObjectItemCaseSensitive(m, "content"));
-        if (!text) {
+        struct mock_buf text = {0};
+        mock_content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), &text);
+        if (text.oom) {
+            mock_buf_free(&text);
             err = "out of memory";
             goto out;
         }
-        c->prompt_tokens += mock_count_words(text);
-        if (strcmp(role->valuestring, "user") == 0) {
-            free(last_user);
-            last_user = text;
-        } else {
-            free(text);
-        }
+        mock_chat_count(c, text.p);
+        if (strcmp(role->valuestring, "user") == 0)
+            mock_chat_user(c, &text);
+        mock_buf_free(&text);
     }
-
-    char *text = last_user ? last_user : "";
-    if (last_user) {
-        mock_directives_extract(last_user, &c->dir);
-        while (isspace((unsigned char)*text))
-            text++;
-        size_t n = strlen(text);
-        while (n && isspace((unsigned char)text[n - 1]))
-            text[--n] = '\0';
-    }
-    c->model = strdup(model->valuestring);
-    c->reply = mock_make_reply(text, c->dir.words);
-    if (!c->model || !c->reply) {
+    if (!mock_chat_finish(c, model->valuestring, MOCK_FMT_OPENAI, "chatcmpl-mock-")) {
         err = "out of memory";
         goto out;
     }
-    c->completion_tokens = mock_count_words(c->reply);
     c->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream"));
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     c->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
-    c->created = (long long)(mock_wall_ms() / 1000);
-    snprintf(c->id, sizeof c->id, "chatcmpl-mock-%llu", atomic_fetch_add(&chat_seq, 1) + 1);
 out:
-    free(last_user);
     cJSON_Delete(root);
     if (err)
         mock_chat_free(c);
     return err;
 }
 
-void mock_chat_free(struct mock_chat *c)
+static const char *mock_openai_finish_reason(const struct mock_chat *c)
 {
-    free(c->model);
-    free(c->reply);
-    c->model = c->reply = NULL;
+    static const char *const reasons[] = {
+        [MOCK_STOP_END] = "stop", [MOCK_STOP_TOOL] = "tool_calls", [MOCK_STOP_MAX] = "length"};
+    return reasons[mock_chat_stop(c)];
+}
+
+/* tool_calls[0] of a message or a delta; fragment NULL: the whole call. */
+static void mock_openai_tool_call(cJSON *parent, const struct mock_chat *c, bool head,
+                                  const char *args, size_t alen)
+{
+    cJSON *call = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(parent, "tool_calls"), call);
+    if (c->stream)
+        cJSON_AddNumberToObject(call, "index", 0);
+    if (head) {
+        char id[48];
+        snprintf(id, sizeof id, "call_mock_%llu", c->seq);
+        cJSON_AddStringToObject(call, "id", id);
+        cJSON_AddStringToObject(call, "type", "function");
+    }
+    cJSON *fn = cJSON_AddObjectToObject(call, "function");
+    if (head)
+        cJSON_AddStringToObject(fn, "name", c->dir.tool);
+    char *a = strndup(args, alen);
+    cJSON_AddStringToObject(fn, "arguments", a ? a : "");
+    free(a);
 }
 
 static void mock_add_usage(cJSON *obj, const struct mock_chat *c)
@@ -186,9 +137,7 @@ static void mock_add_usage(cJSON *obj, const struct mock_chat *c)
     cJSON_AddNumberToObject(u, "completion_tokens", (double)c->completion_tokens);
     cJSON_AddNumberToObject(u, "total_tokens", (double)(c->prompt_tokens + c->completion_tokens));
     cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
-    cJSON_AddNumberToObject(
-        d, "cached_tokens",
-        (double)(c->dir.cached < c->prompt_tokens ? c->dir.cached : c->prompt_tokens));
+    cJSON_AddNumberToObject(d, "cached_tokens", (double)c->cache_read);
 }
 
 static cJSON *mock_chat_object(const struct mock_chat *c, const char *object)
@@ -202,7 +151,7 @@ static cJSON *mock_chat_object(const struct mock_chat *c, const char *object)
     return root;
 }
 
-char *mock_openai_completion(const struct mock_chat *c)
+static char *mock_openai_completion(const struct mock_chat *c)
 {
     cJSON *root = mock_chat_object(c, "chat.completion");
     cJSON *choice = cJSON_CreateObject();
@@ -211,58 +160,102 @@ char *mock_openai_completion(const struct mock_chat *c)
     cJSON *msg = cJSON_AddObjectToObject(choice, "message");
     cJSON_AddStringToObject(msg, "role", "assistant");
     cJSON_AddStringToObject(msg, "content", c->reply);
+    if (c->tool_args)
+        mock_openai_tool_call(msg, c, true, c->tool_args, strlen(c->tool_args));
     cJSON_AddNullToObject(choice, "logprobs");
-    cJSON_AddStringToObject(choice, "finish_reason", "stop");
+    cJSON_AddStringToObject(choice, "finish_reason", mock_openai_finish_reason(c));
     mock_add_usage(root, c);
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return out;
 }
 
-char *mock_openai_chunk(const struct mock_chat *c, enum mock_chunk_kind kind, const char *word,
-                        size_t wlen)
+/* One stream step as a chat.completion.chunk event; steps OpenAI has no
+ * chunk for render nothing. */
+static bool mock_openai_render(const struct mock_chat *c, enum mock_ev ev, const char *arg,
+                               size_t alen, char **out, size_t *len)
 {
+    static const char sse_garbage[] = "data: {not json\n\n";
+    static const char sse_done[] = "data: [DONE]\n\n";
+    const char *fixed = NULL;
+    bool usage = c->include_usage && !c->dir.no_usage;
+
+    *out = NULL;
+    switch (ev) {
+    case MOCK_EV_GARBAGE:
+        fixed = sse_garbage;
+        break;
+    case MOCK_EV_DONE:
+        fixed = sse_done;
+        break;
+    case MOCK_EV_START:
+    case MOCK_EV_WORD:
+    case MOCK_EV_TOOL_START:
+    case MOCK_EV_TOOL_ARGS:
+    case MOCK_EV_FINISH:
+        break;
+    case MOCK_EV_USAGE:
+        if (usage)
+            break;
+        return true;
+    default:
+        return true;
+    }
+    if (fixed) {
+        *out = strdup(fixed);
+        *len = strlen(fixed);
+        return *out != NULL;
+    }
     cJSON *root = mock_chat_object(c, "chat.completion.chunk");
     cJSON *choices = cJSON_AddArrayToObject(root, "choices");
-    if (kind == MOCK_CHUNK_USAGE) {
+    if (ev == MOCK_EV_USAGE) {
         mock_add_usage(root, c);
     } else {
         cJSON *choice = cJSON_CreateObject();
         cJSON_AddItemToArray(choices, choice);
         cJSON_AddNumberToObject(choice, "index", 0);
         cJSON *delta = cJSON_AddObjectToObject(choice, "delta");
-        if (kind == MOCK_CHUNK_ROLE) {
+        if (ev == MOCK_EV_START) {
             cJSON_AddStringToObject(delta, "role", "assistant");
             cJSON_AddStringToObject(delta, "content", "");
-        } else if (kind == MOCK_CHUNK_WORD) {
-            char *w = strndup(word, wlen);
+        } else if (ev == MOCK_EV_WORD) {
+            char *w = strndup(arg, alen);
             cJSON_AddStringToObject(delta, "content", w ? w : "");
             free(w);
+        } else if (ev == MOCK_EV_TOOL_START) {
+            mock_openai_tool_call(delta, c, true, "", 0);
+        } else if (ev == MOCK_EV_TOOL_ARGS) {
+            mock_openai_tool_call(delta, c, false, arg, alen);
         }
         cJSON_AddNullToObject(choice, "logprobs");
-        if (kind == MOCK_CHUNK_FINISH)
-            cJSON_AddStringToObject(choice, "finish_reason", "stop");
+        if (ev == MOCK_EV_FINISH)
+            cJSON_AddStringToObject(choice, "finish_reason", mock_openai_finish_reason(c));
         else
             cJSON_AddNullToObject(choice, "finish_reason");
         if (c->include_usage)
             cJSON_AddNullToObject(root, "usage");
     }
-    char *json = cJSON_PrintUnformatted(root);
+    *out = mock_sse_event(NULL, cJSON_PrintUnformatted(root), "\n\n", len);
     cJSON_Delete(root);
-    if (!json)
-        return NULL;
-    size_t n = strlen(json);
-    char *ev = malloc(n + 9);
-    if (ev) {
-        memcpy(ev, "data: ", 6);
-        memcpy(ev + 6, json, n);
-        memcpy(ev + 6 + n, "\n\n", 3);
-    }
-    free(json);
-    return ev;
+    return *out != NULL;
 }
 
-char *mock_openai_models(void)
+static const struct mock_chat_ops mock_openai_ops = {
+    .complete = mock_openai_completion,
+    .stream = {.content_type = "text/event-stream", .render = mock_openai_render},
+};
+
+void mock_openai_chat(struct mock_call *call)
+{
+    struct mock_chat chat;
+    const char *err = mock_openai_chat_parse(call->body, call->len, &chat);
+    if (err)
+        mock_call_error(call, MHD_HTTP_BAD_REQUEST, "invalid_request_error", err);
+    else
+        mock_call_answer(call, &chat, &mock_openai_ops);
+}
+
+void mock_openai_models(struct mock_call *call)
 {
     static const char *ids[] = {"gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo", "text-embedding-3-small"};
     cJSON *root = cJSON_CreateObject();
@@ -276,30 +269,8 @@ char *mock_openai_models(void)
         cJSON_AddStringToObject(m, "owned_by", "mock");
         cJSON_AddItemToArray(data, m);
     }
-    char *out = cJSON_PrintUnformatted(root);
+    mock_call_reply(call, MHD_HTTP_OK, mock_reply_json(cJSON_PrintUnformatted(root)));
     cJSON_Delete(root);
-    return out;
-}
-
-/* 8 components from FNV-1a of the text stretched by splitmix64, L2-normalised
- * and rounded to 6 decimals, so equal texts give equal vectors. */
-static void mock_embedding_values(const char *text, double v[8])
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ull;
-    double norm = 0;
-    for (int i = 0; i < 8; i++) {
-        uint64_t z = (h += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        v[i] = (double)(z >> 11) / (double)(1ull << 53) * 2.0 - 1.0;
-        norm += v[i] * v[i];
-    }
-    norm = sqrt(norm);
-    for (int i = 0; i < 8; i++)
-        v[i] = round(v[i] / norm * 1e6) / 1e6;
 }
 
 /* The vector as OpenAI sends it: numbers, or (base64) the little-endian
@@ -307,7 +278,7 @@ static void mock_embedding_values(const char *text, double v[8])
 static cJSON *mock_embedding_vector(const char *text, bool base64)
 {
     double v[8];
-    mock_embedding_values(text, v);
+    mock_vector(text, v, 8);
     if (!base64) {
         cJSON *arr = cJSON_CreateArray();
         for (int i = 0; i < 8; i++)
@@ -400,8 +371,11 @@ static long mock_add_embedding(cJSON *data, int index, const cJSON *item, bool b
     return n;
 }
 
-const char *mock_openai_embeddings(const char *body, size_t len, char **out,
-                                   struct mock_directives *d)
+/* Embeddings reply into *out, or returns a 400 message. The [[mock:...]]
+ * directives of the input strings are applied to d (initialised by the
+ * caller); no_usage is honoured here, the others by the caller. */
+static const char *mock_openai_embed(const char *body, size_t len, char **out,
+                                     struct mock_directives *d)
 {
     static const char bad_input[] = "'input' must be a string, or a non-empty array of strings, "
                                     "of token ids or of token arrays";
@@ -455,4 +429,18 @@ const char *mock_openai_embeddings(const char *body, size_t len, char **out,
     cJSON_Delete(root);
     cJSON_Delete(req);
     return *out ? NULL : "out of memory";
+}
+
+void mock_openai_embeddings(struct mock_call *call)
+{
+    char *out;
+    struct mock_directives d;
+    mock_directives_init(&d);
+    const char *err = mock_openai_embed(call->body, call->len, &out, &d);
+    if (err)
+        mock_call_error(call, MHD_HTTP_BAD_REQUEST, "invalid_request_error", err);
+    else if (mock_call_fault(call, &d))
+        free(out);
+    else
+        mock_call_reply(call, MHD_HTTP_OK, mock_reply_json(out));
 }

@@ -1,6 +1,7 @@
 /* HTTP intake of the mock upstream: the libmicrohttpd daemon, request body
- * collection, routing of /v1/... (recording, faults, OpenAI replies) and
- * /_mock/... (control.c), and delivery of the planned reply (delay, hang).
+ * collection, dispatch of API paths (recording, the control fault, then the
+ * route's handler: routes.c) and of /_mock/... (control.c), and delivery of
+ * the planned reply (delay, hang).
  *
  * DESIGN: MHD runs an internal epoll thread pool (--threads workers) with
  * suspend/resume enabled. Every handler returns at once: a reply that is not
@@ -8,7 +9,9 @@
  * MHD calls the handler again and the reply is queued. A hanging request
  * re-arms a MOCK_HANG_POLL_MS wake-up and, on each, peeks at the socket to
  * notice the client going away. So no worker thread ever sleeps and waiting
- * responses cost nothing but their sockets. */
+ * responses cost nothing but their sockets. The request target is kept as
+ * received (MHD's URI log callback sees it before unescaping), for the
+ * request log and for SigV4, which signs the path as sent. */
 #include "mock.h"
 
 #include <errno.h>
@@ -20,28 +23,14 @@
 
 /* Per-request state, MHD's *con_cls; freed by mock_server_completed. */
 struct mock_req {
+    char *target; /* request target as received (path and query) */
     char *body;
     size_t len, cap;
-    bool too_big, planned, v1, hang;
+    bool started, too_big, planned, api, hang;
     uint64_t due_ms;           /* monotonic time the reply may go out */
     unsigned status;           /* planned reply */
     struct MHD_Response *resp; /* planned reply, until queued */
 };
-
-struct MHD_Response *mock_reply_json(char *text)
-{
-    static char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":\"mock_error\","
-                        "\"param\":null,\"code\":null}}";
-    struct MHD_Response *r =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-             : MHD_create_response_from_buffer(sizeof oom - 1, oom, MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        free(text);
-        return NULL;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return r;
-}
 
 static void mock_req_reply(struct mock_req *req, unsigned status, struct MHD_Response *r)
 {
@@ -49,121 +38,51 @@ static void mock_req_reply(struct mock_req *req, unsigned status, struct MHD_Res
     req->resp = r;
 }
 
-static void mock_req_error(struct mock_req *req, unsigned status, const char *msg, const char *type)
-{
-    mock_req_reply(req, status, mock_reply_json(mock_openai_error(msg, type, NULL)));
-}
-
-/* The reply of a status fault: {"error":{"message":"mock error N",...}}. */
-static void mock_req_fault(struct mock_req *req, const struct mock_directives *d)
-{
-    char msg[32], code[16];
-    snprintf(msg, sizeof msg, "mock error %u", d->status);
-    snprintf(code, sizeof code, "mock_%u", d->status);
-    struct MHD_Response *r = mock_reply_json(mock_openai_error(msg, "mock_error", code));
-    if (r && d->retry_after >= 0) {
-        char ra[24];
-        snprintf(ra, sizeof ra, "%ld", d->retry_after);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-    }
-    mock_req_reply(req, d->status, r);
-}
-
-/* The directives that replace the reply (hang, status, garbage), planned
- * for both chat and embeddings; false when the normal reply should go out. */
-static bool mock_plan_fault(struct mock_req *req, const struct mock_directives *d)
-{
-    req->due_ms += (uint64_t)d->delay_ms;
-    if (d->hang) {
-        req->hang = true;
-    } else if (d->status) {
-        mock_req_fault(req, d);
-    } else if (d->garbage) {
-        static char junk[] = "this is not json";
-        struct MHD_Response *r =
-            MHD_create_response_from_buffer(sizeof junk - 1, junk, MHD_RESPMEM_PERSISTENT);
-        if (r)
-            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        mock_req_reply(req, MHD_HTTP_OK, r);
-    } else {
-        return false;
-    }
-    return true;
-}
-
-static void mock_plan_chat(struct MHD_Connection *conn, struct mock_req *req)
-{
-    struct mock_chat chat;
-    const char *err = mock_openai_chat_parse(req->body, req->len, &chat);
-    if (err) {
-        mock_req_error(req, MHD_HTTP_BAD_REQUEST, err, "invalid_request_error");
-        return;
-    }
-    const struct mock_directives *d = &chat.dir;
-    if (mock_plan_fault(req, d)) {
-        mock_chat_free(&chat);
-        return;
-    }
-    if (chat.stream) {
-        mock_req_reply(req, MHD_HTTP_OK, mock_stream_response(&chat, conn));
-    } else {
-        char *body = mock_openai_completion(&chat);
-        if (body && d->drop_after >= 0)
-            mock_req_reply(
-                req, MHD_HTTP_OK,
-                mock_truncated_response(body, strlen(body), (size_t)d->drop_after, conn));
-        else
-            mock_req_reply(req, MHD_HTTP_OK, mock_reply_json(body));
-    }
-    mock_chat_free(&chat);
-}
-
-static void mock_plan_v1(struct MHD_Connection *conn, struct mock_req *req, const char *method,
-                         const char *url)
+static void mock_plan_api(struct MHD_Connection *conn, struct mock_req *req, const char *method,
+                          const char *url)
 {
     struct mock_directives ctl;
-    bool post = strcmp(method, "POST") == 0;
+    struct mock_call call = {
+        .conn = conn,
+        .method = method,
+        .path = url,
+        .target = req->target ? req->target : url,
+        .body = req->body ? req->body : "",
+        .len = req->len,
+    };
 
-    req->v1 = true;
+    req->api = true;
     mock_stats_begin();
-    mock_record_add(conn, method, url, req->body, req->len);
+    mock_record_add(conn, method, call.target, req->body, req->len);
     mock_directives_init(&ctl);
     bool failed = mock_faults_take(&ctl);
-    req->due_ms = mock_mono_ms() + (uint64_t)ctl.delay_ms;
+    mock_handler_fn handler = mock_route_find(&call);
+    if (handler == mock_oauth_token)
+        mock_oauth_count();
 
     if (failed) {
-        mock_req_fault(req, &ctl);
+        mock_call_reply(&call, ctl.status, mock_fault_response(call.fmt, &ctl));
     } else if (req->too_big) {
-        mock_req_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large",
-                       "invalid_request_error");
-    } else if (post && strcmp(url, "/v1/chat/completions") == 0) {
-        mock_plan_chat(conn, req);
-    } else if (post && strcmp(url, "/v1/embeddings") == 0) {
-        char *out;
-        struct mock_directives d;
-        mock_directives_init(&d);
-        const char *err = mock_openai_embeddings(req->body, req->len, &out, &d);
-        if (err)
-            mock_req_error(req, MHD_HTTP_BAD_REQUEST, err, "invalid_request_error");
-        else if (mock_plan_fault(req, &d))
-            free(out);
-        else
-            mock_req_reply(req, MHD_HTTP_OK, mock_reply_json(out));
-    } else if (strcmp(method, "GET") == 0 && strcmp(url, "/v1/models") == 0) {
-        mock_req_reply(req, MHD_HTTP_OK, mock_reply_json(mock_openai_models()));
+        mock_call_error(&call, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "request body too large");
+    } else if (handler) {
+        handler(&call);
     } else {
         char msg[160];
         snprintf(msg, sizeof msg, "Unknown request URL: %s %.100s", method, url);
-        mock_req_error(req, MHD_HTTP_NOT_FOUND, msg, "invalid_request_error");
+        mock_call_error(&call, MHD_HTTP_NOT_FOUND,
+                        call.fmt == MOCK_FMT_BEDROCK ? "UnknownOperationException" : NULL, msg);
     }
+    req->due_ms = mock_mono_ms() + (uint64_t)ctl.delay_ms + (uint64_t)call.delay_ms;
+    req->hang = call.hang;
+    mock_req_reply(req, call.status, call.resp);
 }
 
 static void mock_plan(struct MHD_Connection *conn, struct mock_req *req, const char *method,
                       const char *url)
 {
     req->planned = true;
-    if (strncmp(url, "/v1/", 4) == 0) {
-        mock_plan_v1(conn, req, method, url);
+    if (mock_route_is_api(url)) {
+        mock_plan_api(conn, req, method, url);
     } else if (strncmp(url, "/_mock/", 7) == 0) {
         unsigned status;
         struct MHD_Response *r = mock_control_handle(method, url, req->body, req->len, &status);
@@ -171,7 +90,8 @@ static void mock_plan(struct MHD_Connection *conn, struct mock_req *req, const c
     } else {
         char msg[160];
         snprintf(msg, sizeof msg, "Unknown request URL: %s %.100s", method, url);
-        mock_req_error(req, MHD_HTTP_NOT_FOUND, msg, "invalid_request_error");
+        mock_req_reply(req, MHD_HTTP_NOT_FOUND,
+                       mock_error_response(MOCK_FMT_OPENAI, MHD_HTTP_NOT_FOUND, NULL, msg));
     }
 }
 
@@ -212,9 +132,12 @@ static enum MHD_Result mock_server_access(void *cls, struct MHD_Connection *conn
                                           const char *upload, size_t *upload_size, void **con_cls)
 {
     struct mock_req *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
+    if (!req || !req->started) {
+        if (!req)
+            req = calloc(1, sizeof *req);
         *con_cls = req;
+        if (req)
+            req->started = true;
         return req ? MHD_YES : MHD_NO;
     }
     if (*upload_size) {
@@ -250,13 +173,24 @@ static void mock_server_completed(void *cls, struct MHD_Connection *conn, void *
     struct mock_req *req = *con_cls;
     if (!req)
         return;
-    if (req->v1)
+    if (req->api)
         mock_stats_end();
     if (req->resp)
         MHD_destroy_response(req->resp);
+    free(req->target);
     free(req->body);
     free(req);
     *con_cls = NULL;
+}
+
+/* Sees the request target before MHD splits and unescapes it; the request
+ * state starts here so the target can be kept. */
+static void *mock_server_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct mock_req *req = calloc(1, sizeof *req);
+    if (req)
+        req->target = strdup(uri);
+    return req;
 }
 
 struct MHD_Daemon *mock_server_start(const struct mock_server_opts *o, unsigned *bound_port)
@@ -282,7 +216,8 @@ struct MHD_Daemon *mock_server_start(const struct mock_server_opts *o, unsigned 
         flags, 0, NULL, NULL, mock_server_access, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_LIMIT, 20000u, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_NOTIFY_COMPLETED, mock_server_completed,
-        NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+        NULL, MHD_OPTION_URI_LOG_CALLBACK, mock_server_uri, NULL, MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_END);
     int err = errno;
     freeaddrinfo(ai);
     if (!d) {

@@ -1,13 +1,18 @@
-/* Callback-driven response bodies: the SSE stream of a chat completion
- * (chunk pacing, sse_garbage, drop_after, usage chunk, [DONE]) and the
- * truncated non-stream body used by drop_after.
+/* Callback-driven response bodies: the paced stream of events every wire
+ * format's streamed answer is made of (chunk pacing, sse_garbage, drop_after,
+ * the mid-stream failure of overloaded / exception, tool-argument fragments)
+ * and the truncated unstreamed body used by drop_after.
  *
- * DESIGN: MHD calls the reader from one of its worker threads. Each call
- * produces at most one SSE event, which MHD sends as its own HTTP chunk
- * before asking for the next one. When an event is not due yet
- * (chunk_delay_ms) the reader suspends the connection through wake.c and
- * returns 0; the timer thread resumes it later and MHD calls the reader
- * again, so a slow stream never holds a worker thread. */
+ * DESIGN: a streamed answer is one fixed sequence of steps (enum mock_ev:
+ * start, text block, one step per word, tool call, finish, usage, done),
+ * walked lazily here; the format's render function turns each step into its
+ * own bytes (SSE events, binary event-stream frames) or into nothing. MHD
+ * calls the reader from one of its worker threads. Each call produces at
+ * most one step's bytes, which MHD sends as their own HTTP chunk before
+ * asking for the next. When a step is not due yet (chunk_delay_ms) the reader
+ * suspends the connection through wake.c and returns 0; the timer thread
+ * resumes it later and MHD calls the reader again, so a slow stream never
+ * holds a worker thread. */
 #include "mock.h"
 
 #include <ctype.h>
@@ -15,15 +20,17 @@
 #include <string.h>
 #include <sys/socket.h>
 
-enum mock_phase { PH_ROLE, PH_GARBAGE, PH_WORDS, PH_FINISH, PH_USAGE, PH_DONE, PH_END };
-
 struct mock_stream {
     struct mock_chat chat;
+    const struct mock_stream_format *fmt;
     struct MHD_Connection *conn;
-    enum mock_phase phase;
+    enum mock_ev step;  /* the next step to render */
     const char *cursor; /* next word of chat.reply */
     long words_sent;
-    char *event; /* the event being sent, and how much of it went out */
+    int frags_sent; /* tool-argument fragments */
+    bool fail_due;  /* overloaded / exception: FAIL after the first word */
+    bool sent_any;  /* pacing starts after the first event */
+    char *event;    /* the bytes being sent, and how much of them went out */
     size_t event_len, event_off;
     uint64_t due_ms; /* monotonic time the next event may go out */
 };
@@ -40,65 +47,137 @@ static ssize_t mock_abort(struct MHD_Connection *conn)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-static const char sse_garbage[] = "data: {not json\n\n";
-static const char sse_done[] = "data: [DONE]\n\n";
+char *mock_sse_event(const char *name, char *json, const char *eol, size_t *len)
+{
+    if (!json)
+        return NULL;
+    size_t nn = name ? strlen(name) : 0, jn = strlen(json), en = strlen(eol);
+    char *ev = malloc(nn + 8 + 6 + jn + en + 1), *p = ev;
+    if (ev) {
+        if (name) {
+            memcpy(p, "event: ", 7);
+            memcpy(p + 7, name, nn);
+            p[7 + nn] = '\n';
+            p += nn + 8;
+        }
+        memcpy(p, "data: ", 6);
+        memcpy(p + 6, json, jn);
+        memcpy(p + 6 + jn, eol, en + 1);
+        *len = (size_t)(p - ev) + 6 + jn + en;
+    }
+    free(json);
+    return ev;
+}
 
-/* Builds the next event into s->event and advances the phase; false at end. */
-static bool mock_stream_next(struct mock_stream *s)
+/* The next word of the reply: [*w, *e) and where the one after starts. */
+static bool mock_stream_word(const char *cursor, const char **e, const char **next)
+{
+    const char *p = cursor;
+    while (*p && !isspace((unsigned char)*p))
+        p++;
+    *e = p;
+    while (isspace((unsigned char)*p))
+        p++;
+    *next = p;
+    return *e != cursor;
+}
+
+/* Renders the word at the cursor: with one trailing space unless it is the
+ * last, so the concatenated words equal the reply with whitespace runs
+ * collapsed. */
+static bool mock_stream_render_word(struct mock_stream *s, char **out, size_t *len)
+{
+    const char *w = s->cursor, *e, *next;
+    mock_stream_word(w, &e, &next);
+    size_t n = (size_t)(e - w);
+    bool ok;
+    if (*next) {
+        char *tmp = strndup(w, n + 1);
+        if (!tmp)
+            return false;
+        tmp[n] = ' ';
+        ok = s->fmt->render(&s->chat, MOCK_EV_WORD, tmp, n + 1, out, len);
+        free(tmp);
+    } else {
+        ok = s->fmt->render(&s->chat, MOCK_EV_WORD, w, n, out, len);
+    }
+    s->cursor = next;
+    s->words_sent++;
+    return ok;
+}
+
+/* Walks the steps until one produces bytes (into s->event): 1, or 0 at the
+ * end of the stream, -1 when out of memory. */
+static int mock_stream_next(struct mock_stream *s)
 {
     const struct mock_chat *c = &s->chat;
-    switch (s->phase) {
-    case PH_ROLE:
-        s->event = mock_openai_chunk(c, MOCK_CHUNK_ROLE, NULL, 0);
-        s->phase = c->dir.sse_garbage ? PH_GARBAGE : PH_WORDS;
-        break;
-    case PH_GARBAGE:
-        s->event = strdup(sse_garbage);
-        s->phase = PH_WORDS;
-        break;
-    case PH_WORDS: {
-        const char *w = s->cursor, *e = w;
-        while (*e && !isspace((unsigned char)*e))
-            e++;
-        const char *next = e;
-        while (isspace((unsigned char)*next))
-            next++;
-        if (w == e) { /* no words at all */
-            s->phase = PH_FINISH;
-            return mock_stream_next(s);
+    char *out = NULL;
+    size_t len = 0;
+    bool ok = true;
+
+    while (!out && ok) {
+        const char *frag = NULL;
+        size_t flen = 0;
+        enum mock_ev ev = s->step;
+        switch (ev) {
+        case MOCK_EV_START:
+            s->step = c->dir.sse_garbage ? MOCK_EV_GARBAGE : MOCK_EV_TEXT_START;
+            break;
+        case MOCK_EV_GARBAGE:
+            s->step = MOCK_EV_TEXT_START;
+            break;
+        case MOCK_EV_TEXT_START:
+            s->step = MOCK_EV_WORD;
+            break;
+        case MOCK_EV_WORD:
+            if (*s->cursor) {
+                ok = mock_stream_render_word(s, &out, &len);
+                if (s->fail_due) {
+                    s->fail_due = false;
+                    s->step = MOCK_EV_FAIL;
+                }
+                continue;
+            }
+            s->step = s->fail_due ? MOCK_EV_FAIL : MOCK_EV_TEXT_STOP;
+            s->fail_due = false;
+            continue;
+        case MOCK_EV_FAIL:
+            ok = s->fmt->render(c, ev, NULL, 0, &out, &len);
+            /* A format without such a failure just goes on. */
+            s->step = out ? MOCK_EV_END : MOCK_EV_WORD;
+            continue;
+        case MOCK_EV_TEXT_STOP:
+            s->step = c->tool_args ? MOCK_EV_TOOL_START : MOCK_EV_FINISH;
+            break;
+        case MOCK_EV_TOOL_START:
+            s->step = MOCK_EV_TOOL_ARGS;
+            break;
+        case MOCK_EV_TOOL_ARGS:
+            mock_chat_tool_fragment(c, s->frags_sent, &frag, &flen);
+            if (++s->frags_sent == 2)
+                s->step = MOCK_EV_TOOL_STOP;
+            break;
+        case MOCK_EV_TOOL_STOP:
+            s->step = MOCK_EV_FINISH;
+            break;
+        case MOCK_EV_FINISH:
+            s->step = MOCK_EV_USAGE;
+            break;
+        case MOCK_EV_USAGE:
+            s->step = MOCK_EV_DONE;
+            break;
+        case MOCK_EV_DONE:
+            s->step = MOCK_EV_END;
+            break;
+        case MOCK_EV_END:
+            return 0;
         }
-        if (*next) { /* not the last word: send it with one space */
-            char *tmp = strndup(w, (size_t)(e - w) + 1);
-            if (tmp)
-                tmp[e - w] = ' ';
-            s->event = tmp ? mock_openai_chunk(c, MOCK_CHUNK_WORD, tmp, (size_t)(e - w) + 1) : NULL;
-            free(tmp);
-        } else {
-            s->event = mock_openai_chunk(c, MOCK_CHUNK_WORD, w, (size_t)(e - w));
-            s->phase = PH_FINISH;
-        }
-        s->cursor = next;
-        s->words_sent++;
-        break;
+        ok = s->fmt->render(c, ev, frag, flen, &out, &len);
     }
-    case PH_FINISH:
-        s->event = mock_openai_chunk(c, MOCK_CHUNK_FINISH, NULL, 0);
-        s->phase = c->include_usage && !c->dir.no_usage ? PH_USAGE : PH_DONE;
-        break;
-    case PH_USAGE:
-        s->event = mock_openai_chunk(c, MOCK_CHUNK_USAGE, NULL, 0);
-        s->phase = PH_DONE;
-        break;
-    case PH_DONE:
-        s->event = strdup(sse_done);
-        s->phase = PH_END;
-        break;
-    case PH_END:
-        return false;
-    }
-    s->event_len = s->event ? strlen(s->event) : 0;
+    s->event = out;
+    s->event_len = len;
     s->event_off = 0;
-    return true;
+    return ok ? 1 : -1;
 }
 
 static ssize_t mock_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -110,18 +189,17 @@ static ssize_t mock_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             return mock_abort(s->conn);
         /* drop_after: after N words, or after the last one if fewer. */
         long drop = s->chat.dir.drop_after;
-        if (drop >= 0 && (s->phase == PH_FINISH ||
-                          (s->phase == PH_WORDS && (s->words_sent >= drop || !*s->cursor))))
+        if (drop >= 0 && s->step >= MOCK_EV_WORD && (s->words_sent >= drop || !*s->cursor))
             return mock_abort(s->conn);
         uint64_t now = mock_mono_ms();
-        if (s->event && now < s->due_ms) /* not the first event: paced */
+        if (s->sent_any && now < s->due_ms) /* not the first event: paced */
             return mock_wake_at(s->conn, s->due_ms) ? 0 : mock_abort(s->conn);
         free(s->event);
         s->event = NULL;
-        if (!mock_stream_next(s))
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        if (!s->event)
-            return mock_abort(s->conn);
+        int got = mock_stream_next(s);
+        if (got <= 0)
+            return got ? mock_abort(s->conn) : MHD_CONTENT_READER_END_OF_STREAM;
+        s->sent_any = true;
         s->due_ms = now + (uint64_t)s->chat.dir.chunk_delay_ms;
     }
     size_t n = s->event_len - s->event_off;
@@ -140,14 +218,20 @@ static void mock_stream_free(void *cls)
     free(s);
 }
 
-struct MHD_Response *mock_stream_response(struct mock_chat *chat, struct MHD_Connection *conn)
+struct MHD_Response *mock_stream_response(struct mock_chat *chat,
+                                          const struct mock_stream_format *f,
+                                          struct MHD_Connection *conn)
 {
     struct mock_stream *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        mock_chat_free(chat);
         return NULL;
+    }
     s->chat = *chat;
     memset(chat, 0, sizeof *chat);
+    s->fmt = f;
     s->conn = conn;
+    s->fail_due = s->chat.dir.overloaded || s->chat.dir.exception;
     s->cursor = s->chat.reply;
     while (isspace((unsigned char)*s->cursor))
         s->cursor++;
@@ -157,7 +241,7 @@ struct MHD_Response *mock_stream_response(struct mock_chat *chat, struct MHD_Con
         mock_stream_free(s);
         return NULL;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     return r;
 }

@@ -94,6 +94,75 @@ static void test_presets(void **state)
     gw_config_free(cfg);
 }
 
+/* The translated provider types: their defaults, and what each cannot do
+ * without. */
+static void test_provider_types(void **state)
+{
+    char err[512];
+    setenv("GW_TEST_AWS_ID", "AKIDEXAMPLE", 1);
+    setenv("GW_TEST_AWS_SECRET", "secret/KEY", 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    const char *yaml = "providers:\n"
+                       "  - { name: a, type: anthropic, api_key: env:GW_TEST_AWS_ID }\n"
+                       "  - { name: g, type: gemini }\n"
+                       "  - name: b\n"
+                       "    type: bedrock\n"
+                       "    region: eu-west-3\n"
+                       "    aws_access_key_id: env:GW_TEST_AWS_ID\n"
+                       "    aws_secret_access_key: env:GW_TEST_AWS_SECRET\n"
+                       "  - { name: v, type: vertex, region: europe-west1,\n"
+                       "      credentials_file: tests/fixtures/vertex-sa.json }\n"
+                       "  - { name: vg, type: vertex, region: global, project: other,\n"
+                       "      credentials_file: tests/fixtures/vertex-sa.json }\n";
+    struct gw_config *cfg = gw_config_parse("p.yaml", yaml, strlen(yaml), err, sizeof err);
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->providers[0].type, GW_PROVIDER_ANTHROPIC);
+    assert_string_equal(cfg->providers[0].base_url, "https://api.anthropic.com/v1");
+    assert_string_equal(cfg->providers[0].anthropic_version, "2023-06-01");
+    assert_int_equal(cfg->providers[1].type, GW_PROVIDER_GEMINI);
+    assert_string_equal(cfg->providers[1].base_url,
+                        "https://generativelanguage.googleapis.com/v1beta");
+    assert_int_equal(cfg->providers[2].type, GW_PROVIDER_BEDROCK);
+    assert_string_equal(cfg->providers[2].base_url,
+                        "https://bedrock-runtime.eu-west-3.amazonaws.com");
+    assert_string_equal(cfg->providers[2].aws_access_key_id, "AKIDEXAMPLE");
+    assert_string_equal(cfg->providers[2].aws_secret_access_key, "secret/KEY");
+    assert_null(cfg->providers[2].aws_session_token);
+    assert_int_equal(cfg->providers[3].type, GW_PROVIDER_VERTEX);
+    assert_string_equal(cfg->providers[3].base_url,
+                        "https://europe-west1-aiplatform.googleapis.com/v1");
+    assert_string_equal(cfg->providers[3].project, "gw-test-project"); /* from the key file */
+    assert_string_equal(cfg->providers[3].anthropic_version, "vertex-2023-10-16");
+    assert_non_null(cfg->providers[3].gcp_sa);
+    assert_string_equal(cfg->providers[4].base_url, "https://aiplatform.googleapis.com/v1");
+    assert_string_equal(cfg->providers[4].project, "other");
+    assert_string_equal(gw_provider_type_name(GW_PROVIDER_BEDROCK), "bedrock");
+    gw_config_free(cfg);
+
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    expect_error("providers:\n  - { name: b, type: bedrock }\n", "needs a region");
+    expect_error("providers:\n  - { name: b, type: bedrock, region: us-east-1 }\n",
+                 "needs AWS credentials");
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+    const char *env_yaml = "providers:\n  - { name: b, type: bedrock, region: us-east-1 }\n";
+    cfg = gw_config_parse("p.yaml", env_yaml, strlen(env_yaml), err, sizeof err);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->providers[0].aws_access_key_id, "AKIDENV");
+    gw_config_free(cfg);
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    expect_error("providers:\n  - { name: v, type: vertex }\n", "needs credentials_file");
+    expect_error("providers:\n  - { name: v, type: vertex, credentials_file: /nonexistent.json }\n",
+                 "t.yaml:2: v: service account file /nonexistent.json");
+    unsetenv("GW_TEST_AWS_ID");
+    unsetenv("GW_TEST_AWS_SECRET");
+}
+
 static void test_full_config(void **state)
 {
     char err[512];
@@ -175,8 +244,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_default), cmocka_unit_test(test_default_with_openai_env),
-        cmocka_unit_test(test_full_config),      cmocka_unit_test(test_secret_from_file),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_presets),
+        cmocka_unit_test(test_provider_types),   cmocka_unit_test(test_full_config),
+        cmocka_unit_test(test_secret_from_file), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_presets),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -1,0 +1,325 @@
+/* The translated upstream transfer (see xlate.h).
+ *
+ * DESIGN: the same shape as the OpenAI adapter's relay. A 2xx answer to a
+ * streaming request starts the client's stream at its response head; each
+ * body chunk is decoded at once into a scratch buffer (x->relay_buf) and
+ * moved to r->out under r->mu, so the client sees a piece as soon as the
+ * provider sends it. Anything else is read whole (bounded by
+ * max_response_bytes) and answered at the end: decoded by the codec, or, for
+ * a non-2xx status, re-shaped into the caller's error format with the
+ * provider's own message (a 401 or 403 becomes a 502 upstream_auth_failed:
+ * the credential at fault is the gateway's, not the caller's). A stream that ends before the codec
+ * saw the provider's end of answer ends with the caller's error event. */
+#include "xlate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "upstream.h"
+
+static void xlate_free(void *p)
+{
+    struct gw_xlate *x = p;
+    gw_sse_free(&x->sse);
+    gw_buf_free(&x->body);
+    gw_buf_free(&x->relay_buf);
+    gw_answer_free(&x->ans);
+}
+
+static struct gw_xlate *xl(struct gw_request *r)
+{
+    return r->provider_state;
+}
+
+void gw_xlate_count(long long *dst, const cJSON *v)
+{
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15)
+        *dst = (long long)v->valuedouble;
+}
+
+int gw_xlate_bad_answer(struct gw_xlate *x, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->fail_msg, sizeof x->fail_msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void gw_xlate_fail(struct gw_xlate *x, const char *code, const char *message)
+{
+    if (x->failed)
+        return;
+    x->failed = 1;
+    if (x->relay)
+        gw_error_stream_event(x->r, x->out, "upstream_error", code, message);
+    else
+        gw_answer_fail(&x->ans, x->out, code, message);
+    gw_warn("%s: provider %s reported an error mid-answer: %s", x->r->id, x->r->provider->name,
+            message);
+}
+
+/* ---- upstream callbacks (upstream thread) ------------------------------- */
+
+static void on_headers(struct gw_request *r, long status, const char *ctype,
+                       const char *retry_after)
+{
+    struct gw_xlate *x = xl(r);
+    x->status = status;
+    if (retry_after)
+        gw_request_add_header(r, "retry-after", retry_after);
+    if (r->stream && status >= 200 && status < 300) {
+        pthread_mutex_lock(&r->mu);
+        r->streaming = 1;
+        r->status = 200;
+        r->content_type = "text/event-stream";
+        r->ready = 1;
+        gw_http_wake_locked(r);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+static int on_event(void *ctx, const char *raw, size_t raw_len, const char *data, size_t n)
+{
+    struct gw_xlate *x = ctx;
+    if (x->relay && gw_buf_append(x->out, raw, raw_len) != 0)
+        return -1;
+    return x->codec->event(x, data, n);
+}
+
+static size_t on_data(struct gw_request *r, const char *data, size_t len)
+{
+    struct gw_xlate *x = xl(r);
+    int streaming;
+    pthread_mutex_lock(&r->mu);
+    streaming = r->streaming;
+    if (streaming && !r->client_gone && r->out.len >= (size_t)r->cfg->limits.stream_buffer_bytes) {
+        r->paused = 1; /* the client reads slower than the provider writes */
+        pthread_mutex_unlock(&r->mu);
+        return GW_UPSTREAM_PAUSE;
+    }
+    pthread_mutex_unlock(&r->mu);
+
+    if (!streaming) {
+        if (x->body.len + len > (size_t)r->cfg->limits.max_response_bytes) {
+            x->too_large = 1;
+            return 0; /* abort the transfer */
+        }
+        return gw_buf_append(&x->body, data, len) == 0 ? len : 0;
+    }
+    gw_buf_reset(&x->relay_buf);
+    x->out = &x->relay_buf;
+    int rc = x->codec->event ? gw_sse_feed(&x->sse, data, len, on_event, x)
+                             : x->codec->feed(x, data, len);
+    if (rc != 0 && !x->fail_msg[0])
+        gw_xlate_bad_answer(x, "the stream could not be decoded");
+    if (x->relay_buf.len) {
+        pthread_mutex_lock(&r->mu);
+        if (!r->client_gone)
+            gw_buf_append(&r->out, x->relay_buf.data, x->relay_buf.len);
+        gw_http_wake_locked(r);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return rc == 0 ? len : 0;
+}
+
+static void finish_stream(struct gw_request *r, enum gw_upstream_result res, const char *detail)
+{
+    struct gw_xlate *x = xl(r);
+    gw_pipeline_done(r); /* usage is final: settle before the client sees the end */
+    pthread_mutex_lock(&r->mu);
+    x->out = &r->out;
+    if (x->failed) {
+        /* the provider's error event has been passed on */
+    } else if (!x->complete) {
+        const char *code = res == GW_UP_TIMEOUT ? "upstream_timeout" : "upstream_stream_error";
+        char msg[400];
+        snprintf(msg, sizeof msg, "The upstream stream ended before completion: %s",
+                 x->fail_msg[0] ? x->fail_msg
+                 : detail       ? detail
+                                : "no end-of-answer event");
+        gw_xlate_fail(x, code, msg);
+    } else if (!x->relay) {
+        gw_answer_close(&x->ans, &r->out);
+    }
+    r->upstream_done = 1;
+    gw_http_wake_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* The provider's message in a non-2xx body: Anthropic's, Google's and
+ * OpenAI's error.message, or Bedrock's top-level message. */
+static const char *error_message(const cJSON *j)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_IsObject(e) ? e : j, "message");
+    if (!cJSON_IsString(m))
+        m = cJSON_GetObjectItemCaseSensitive(j, "Message");
+    return cJSON_IsString(m) && *m->valuestring ? m->valuestring : NULL;
+}
+
+static const char *error_type(int status)
+{
+    switch (status) {
+    case 400:
+    case 404:
+    case 413:
+    case 422:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 429:
+        return "rate_limit_error";
+    }
+    return "upstream_error";
+}
+
+static void answer_error(struct gw_request *r, cJSON *j)
+{
+    struct gw_xlate *x = xl(r);
+    int status = (int)x->status;
+    char code[32];
+    snprintf(code, sizeof code, "upstream_http_%d", status);
+    const char *m = j ? error_message(j) : NULL;
+    if (status == 401 || status == 403) {
+        /* the gateway's credential, not the caller's: a 401 would tell the
+         * caller its own key is wrong */
+        gw_error_respond(r, 502, "upstream_error", "upstream_auth_failed", NULL,
+                         "Provider '%s' refused the gateway's credentials (HTTP %d): %s",
+                         r->provider->name, status, m ? m : "no message");
+        return;
+    }
+    if (x->relay && j) { /* the caller speaks the provider's format */
+        r->status = status;
+        r->content_type = "application/json";
+        gw_buf_free(&r->out);
+        r->out = x->body;
+        memset(&x->body, 0, sizeof x->body);
+        r->error = gw_arena_strdup(r->arena, code);
+        return;
+    }
+    if (m)
+        gw_error_respond(r, status, error_type(status), code, NULL, "%s", m);
+    else
+        gw_error_respond(r, status, error_type(status), code, NULL,
+                         "Provider '%s' answered with HTTP %d.", r->provider->name, status);
+}
+
+static void answer_whole(struct gw_request *r)
+{
+    struct gw_xlate *x = xl(r);
+    const char *pname = r->provider->name;
+    cJSON *j = cJSON_ParseWithLength(x->body.data ? x->body.data : "", x->body.len);
+    int ok2xx = x->status >= 200 && x->status < 300;
+    if (!ok2xx) {
+        answer_error(r, cJSON_IsObject(j) ? j : NULL);
+    } else if (!cJSON_IsObject(j)) {
+        gw_error_respond(r, 502, "upstream_error", "upstream_bad_response", NULL,
+                         "Provider '%s' returned a body that is not a JSON object.", pname);
+    } else {
+        struct gw_buf out = {0};
+        x->out = &out;
+        if (x->codec->whole(x, j) != 0 || x->failed) {
+            gw_error_respond(r, 502, "upstream_error", "upstream_bad_response", NULL,
+                             "Provider '%s' returned an answer the gateway cannot read: %s", pname,
+                             x->fail_msg[0] ? x->fail_msg : "malformed");
+        } else {
+            r->status = (int)x->status;
+            r->content_type = "application/json";
+            gw_buf_free(&r->out);
+            if (x->relay) {
+                r->out = x->body; /* the provider's bytes, unchanged */
+                memset(&x->body, 0, sizeof x->body);
+            } else {
+                if (!x->codec->writes_answer)
+                    gw_answer_close(&x->ans, &out);
+                r->out = out;
+                memset(&out, 0, sizeof out);
+            }
+        }
+        gw_buf_free(&out);
+    }
+    cJSON_Delete(j);
+}
+
+static void finish_whole(struct gw_request *r, enum gw_upstream_result res, const char *detail)
+{
+    struct gw_xlate *x = xl(r);
+    const char *pname = r->provider->name;
+    if (res == GW_UP_REFUSED)
+        gw_error_respond(r, 502, "upstream_error", "upstream_unreachable", NULL,
+                         "Could not reach provider '%s': %s", pname, detail);
+    else if (res == GW_UP_TIMEOUT)
+        gw_error_respond(r, 504, "upstream_error", "upstream_timeout", NULL,
+                         "Provider '%s' did not answer in time: %s", pname, detail);
+    else if (x->too_large)
+        gw_error_respond(r, 502, "upstream_error", "upstream_bad_response", NULL,
+                         "Provider '%s' sent a response larger than max_response_bytes.", pname);
+    else if (res != GW_UP_OK)
+        gw_error_respond(r, 502, "upstream_error", "upstream_error", NULL,
+                         "The transfer from provider '%s' failed: %s", pname, detail);
+    else
+        answer_whole(r);
+    pthread_mutex_lock(&r->mu);
+    r->ready = 1;
+    r->upstream_done = 1;
+    gw_http_wake_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_done(struct gw_request *r, enum gw_upstream_result res, const char *detail)
+{
+    int streaming;
+    pthread_mutex_lock(&r->mu);
+    streaming = r->streaming;
+    pthread_mutex_unlock(&r->mu);
+    if (streaming)
+        finish_stream(r, res, detail);
+    else
+        finish_whole(r, res, detail);
+}
+
+static const struct gw_transfer_ops transfer_ops = {
+    .on_headers = on_headers,
+    .on_data = on_data,
+    .on_done = on_done,
+};
+
+/* ---- request side (MHD thread) ------------------------------------------ */
+
+enum gw_stage_rc gw_xlate_submit(struct gw_request *r, const struct gw_xlate_codec *codec,
+                                 void *codec_state, int relay, const char *url,
+                                 struct curl_slist *headers, char *body, size_t body_len)
+{
+    struct gw_xlate *x = gw_arena_calloc(r->arena, sizeof *x);
+    gw_arena_on_destroy(r->arena, xlate_free, x);
+    x->r = r;
+    x->codec = codec;
+    x->codec_state = codec_state;
+    x->relay = relay;
+    x->out = &x->relay_buf;
+    gw_answer_init(&x->ans, r);
+    r->provider_state = x;
+    struct gw_upstream_spec spec = {
+        .url = url,
+        .headers = headers,
+        .body = body,
+        .body_len = body_len,
+        .timeouts = r->model->timeouts,
+        .ops = &transfer_ops,
+    };
+    if (gw_upstream_submit(r, &spec) != 0) {
+        gw_error_respond(r, 503, "server_error", "shutting_down", NULL,
+                         "The gateway is shutting down; retry on another instance.");
+        return GW_STAGE_RESPOND;
+    }
+    return GW_STAGE_ASYNC;
+}
