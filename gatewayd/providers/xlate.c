@@ -88,9 +88,12 @@ static void on_headers(struct gw_request *r, long status, const char *ctype,
 static int on_event(void *ctx, const char *raw, size_t raw_len, const char *data, size_t n)
 {
     struct gw_xlate *x = ctx;
+    int rc = x->codec->event(x, data, n);
+    if (rc == GW_XLATE_SKIP)
+        return 0;
     if (x->relay && gw_buf_append(x->out, raw, raw_len) != 0)
         return -1;
-    return x->codec->event(x, data, n);
+    return rc;
 }
 
 static size_t on_data(struct gw_request *r, const char *data, size_t len)
@@ -197,7 +200,8 @@ static void answer_error(struct gw_request *r, cJSON *j)
                          r->provider->name, status, m ? m : "no message");
         return;
     }
-    if (x->relay && j) { /* the caller speaks the provider's format */
+    if (x->relay && j && cJSON_GetObjectItemCaseSensitive(j, "error")) {
+        /* the caller speaks the provider's format, errors included */
         r->status = status;
         r->content_type = "application/json";
         gw_buf_free(&r->out);

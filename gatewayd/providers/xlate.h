@@ -35,8 +35,9 @@ struct gw_xlate_codec {
     int (*feed)(struct gw_xlate *x, const char *p, size_t n);
     /* A whole 2xx answer. */
     int (*whole)(struct gw_xlate *x, const cJSON *body);
-    /* Both callbacks return 0, or -1 to abort the transfer (x->fail_msg set
-     * by gw_xlate_bad_answer says why). They feed the answer with
+    /* The callbacks return 0, or -1 to abort the transfer (x->fail_msg set
+     * by gw_xlate_bad_answer says why); in relay mode event() may also
+     * return GW_XLATE_SKIP to keep that event from the client. They feed the answer with
      * gw_answer_* on x->out, set r's usage fields, and set x->complete when
      * the provider has said its answer is complete. */
     /* whole() writes the caller's complete answer to x->out itself (an
@@ -44,6 +45,9 @@ struct gw_xlate_codec {
      * closed around it. */
     int writes_answer;
 };
+
+/* From a codec's event() in relay mode: do not pass this event on. */
+#define GW_XLATE_SKIP 1
 
 struct gw_xlate {
     struct gw_request *r;

@@ -470,8 +470,6 @@ def test_upstream_error_passed_on(gw, key, stream_flag):
 
 
 @pytest.mark.parametrize("status,etype", [(400, "invalid_request_error"),
-                                          (401, "authentication_error"),
-                                          (403, "permission_error"),
                                           (404, "not_found_error"),
                                           (429, "rate_limit_error"),
                                           (502, "api_error"),
@@ -480,6 +478,14 @@ def test_upstream_status_reshaped(gw, key, status, etype):
     r = post(gw, key, msg_body("[[mock:status=%d,retry_after=7]] no" % status))
     assert_anthropic_error(r, status, etype)
     assert r.headers.get("retry-after") == "7"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_upstream_credential_refusal(gw, key, status):
+    # the provider refused the gateway's key, not the caller's: a 502
+    r = post(gw, key, msg_body("[[mock:status=%d]] no" % status))
+    assert_anthropic_error(r, 502, "api_error")
+    assert "refused the gateway's credentials (HTTP %d)" % status in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("stream_flag", [False, True])
