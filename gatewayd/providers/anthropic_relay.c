@@ -5,13 +5,10 @@
  * does not interpret (cache_control hints, citations settings...) reaches
  * the provider exactly as the caller wrote it.
  *
- * DESIGN: a small scanner walks the top level of the JSON object (nested
- * values are skipped by bracket counting, strings by their escapes) and
- * records where the "model" member and its string value lie; the body is
- * then copied around that span. The parse stage has already checked the
- * body, so the scanner only needs to find its way. Anything it is not sure
- * of — an escaped key (which might spell "model"), "model" twice, a
- * non-string value — falls back to a cJSON re-serialisation that removes
+ * DESIGN: json_member.h finds where the "model" member and its string
+ * value lie; the body is then copied around that span. Anything the scanner
+ * is not sure of (an escaped key, which might spell "model"; "model" twice;
+ * a non-string value) falls back to a cJSON re-serialisation that removes
  * every "model" member before adding the one the gateway chose, so a caller
  * can never smuggle a second model past the route. */
 #include <cjson/cJSON.h>
@@ -21,124 +18,10 @@
 #include "anthropic-int.h"
 #include "buf.h"
 #include "errors.h"
+#include "json_member.h"
 #include "request.h"
 
-/* Where the top-level "model" member is: key_start is its key's opening
- * quote; val_start/val_end delimit the value's string literal, quotes
- * included; prev_sep / next_sep are the commas around the member (-1: none). */
-struct model_span {
-    long key_start, val_start, val_end, prev_sep, next_sep;
-    long open; /* the object's opening brace */
-};
-
-static size_t skip_ws(const char *p, size_t n, size_t i)
-{
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-        i++;
-    return i;
-}
-
-/* p[i] is a quote: returns the index after the closing quote, or 0 on a
- * malformed string; *escaped tells whether it held a backslash. */
-static size_t skip_string(const char *p, size_t n, size_t i, int *escaped)
-{
-    *escaped = 0;
-    for (i++; i < n; i++) {
-        if (p[i] == '\\') {
-            *escaped = 1;
-            i++;
-        } else if (p[i] == '"') {
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
-/* A value of any kind starting at p[i]: returns the index after it, or 0. */
-static size_t skip_value(const char *p, size_t n, size_t i)
-{
-    int esc;
-    if (i >= n)
-        return 0;
-    if (p[i] == '"')
-        return skip_string(p, n, i, &esc);
-    if (p[i] != '{' && p[i] != '[') { /* number, true, false, null */
-        while (i < n && !strchr(",}] \t\r\n", p[i]))
-            i++;
-        return i;
-    }
-    long depth = 0;
-    while (i < n) {
-        char c = p[i];
-        if (c == '"') {
-            if (!(i = skip_string(p, n, i, &esc)))
-                return 0;
-            continue;
-        }
-        if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']')
-            depth--;
-        i++;
-        if (depth == 0)
-            return i;
-    }
-    return 0;
-}
-
-/* Finds the one top-level "model" member with a string value. Returns 0, or
- * -1 when the splice cannot be trusted (see DESIGN). */
-static int find_model(const char *p, size_t n, struct model_span *m)
-{
-    int found = 0, esc;
-    long prev_sep = -1;
-    size_t i = skip_ws(p, n, 0);
-    if (i >= n || p[i] != '{')
-        return -1;
-    m->open = (long)i;
-    i = skip_ws(p, n, i + 1);
-    if (i < n && p[i] == '}')
-        return -1; /* no members: no model */
-    for (;;) {
-        if (i >= n || p[i] != '"')
-            return -1;
-        size_t key = i, key_end = skip_string(p, n, i, &esc);
-        if (!key_end || esc)
-            return -1;
-        int is_model = key_end - key == 7 && memcmp(p + key + 1, "model", 5) == 0;
-        i = skip_ws(p, n, key_end);
-        if (i >= n || p[i] != ':')
-            return -1;
-        i = skip_ws(p, n, i + 1);
-        size_t val = i, val_end = skip_value(p, n, i);
-        if (!val_end)
-            return -1;
-        if (is_model) {
-            if (found || p[val] != '"')
-                return -1;
-            found = 1;
-            m->key_start = (long)key;
-            m->val_start = (long)val;
-            m->val_end = (long)val_end;
-            m->prev_sep = prev_sep;
-            m->next_sep = -1;
-        }
-        i = skip_ws(p, n, val_end);
-        if (i < n && p[i] == ',') {
-            if (is_model)
-                m->next_sep = (long)i;
-            prev_sep = (long)i;
-            i = skip_ws(p, n, i + 1);
-            continue;
-        }
-        if (i < n && p[i] == '}')
-            break;
-        return -1;
-    }
-    return found ? 0 : -1;
-}
-
-static int splice(struct gw_request *r, int for_vertex, const struct model_span *m,
+static int splice(struct gw_request *r, int for_vertex, const struct gw_json_member *m,
                   struct gw_buf *out)
 {
     const char *p = r->body.data;
@@ -199,9 +82,10 @@ static char *reserialise(struct gw_request *r, int for_vertex)
 
 char *gw_anthropic_relay_body(struct gw_request *r, int for_vertex, size_t *len)
 {
-    struct model_span m = {0};
+    struct gw_json_member m = {0};
     char *body = NULL;
-    if (r->body.data && find_model(r->body.data, r->body.len, &m) == 0) {
+    if (r->body.data && gw_json_member(r->body.data, r->body.len, "model", &m) == 0 &&
+        r->body.data[m.val_start] == '"') {
         struct gw_buf out = {0};
         if (splice(r, for_vertex, &m, &out) == 0 && out.data) {
             body = out.data; /* the buffer's bytes pass to the caller */

@@ -1,8 +1,9 @@
 /* The OpenAI wire format as an upstream: OpenAI itself and every compatible
  * server (Groq, Mistral, DeepSeek, xAI, Fireworks, OpenRouter, Together,
- * Ollama, vLLM). The request body is the client's, with the upstream model
- * name substituted and, for streams, stream_options.include_usage switched on
- * so usage is always counted; the extra usage chunk is hidden from a client
+ * Ollama, vLLM). The request body is the client's bytes, with only the
+ * upstream model name spliced in and, for streams, stream_options.include_usage
+ * switched on so usage is always counted (re-serialised only when the splice
+ * cannot be trusted); the extra usage chunk is hidden from a client
  * that did not ask for it. Streams are relayed event by event as they
  * arrive; non-streamed answers are read whole (bounded) and passed on.
  *
@@ -31,6 +32,7 @@
 #include <curl/curl.h>
 
 #include "errors.h"
+#include "json_member.h"
 #include "log.h"
 #include "messages.h"
 #include "provider.h"
@@ -117,8 +119,51 @@ static const struct gw_xlate_codec codec = {
 
 /* ---- request side (MHD thread) ------------------------------------------ */
 
-/* Sends r->json, with the deployment's model substituted, to
- * {base_url}{path} with the provider's key; the answer comes back through
+/* stream_options.include_usage, so a stream always reports its usage. */
+static void ask_for_usage(cJSON *json)
+{
+    cJSON *so = cJSON_GetObjectItemCaseSensitive(json, "stream_options");
+    if (!cJSON_IsObject(so)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(json, "stream_options");
+        so = cJSON_AddObjectToObject(json, "stream_options");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+    cJSON_AddTrueToObject(so, "include_usage");
+}
+
+/* The caller's own bytes with only the model's value replaced (and, for a
+ * stream whose caller did not ask for usage, stream_options added first
+ * thing): malloc'd, its length in *len. NULL when the splice cannot be
+ * trusted (json_member.h) or stream_options would need editing: then the
+ * body is re-serialised from r->json. */
+static char *relay_body(struct gw_request *r, size_t *len)
+{
+    const char *p = r->body.data;
+    size_t n = r->body.len;
+    struct gw_json_member m, so;
+    if (!p || gw_json_member(p, n, "model", &m) != 0 || p[m.val_start] != '"')
+        return NULL;
+    int add_usage = r->stream && !r->client_wants_usage;
+    if (add_usage && gw_json_member(p, n, "stream_options", &so) != 1)
+        return NULL;
+    struct gw_buf out = {0};
+    size_t open = (size_t)m.open + 1;
+    int rc = gw_buf_append(&out, p, open);
+    if (add_usage) /* the object has a model member, so a comma follows */
+        rc |= gw_buf_puts(&out, "\"stream_options\":{\"include_usage\":true},");
+    rc |= gw_buf_append(&out, p + open, (size_t)m.val_start - open);
+    rc |= gw_buf_json_str(&out, r->deployment->model);
+    rc |= gw_buf_append(&out, p + m.val_end, n - (size_t)m.val_end);
+    if (rc != 0) {
+        gw_buf_free(&out);
+        return NULL;
+    }
+    *len = out.len;
+    return out.data; /* the buffer's bytes pass to the caller */
+}
+
+/* Sends the caller's body (relay_body) or r->json, with the deployment's
+ * model substituted, to {base_url}{path} with the provider's key; the answer comes back through
  * the codec, relayed to an OpenAI-format caller and translated for a
  * /v1/messages one. counted_prompt: see struct openai_codec. */
 static enum gw_stage_rc send_json(struct gw_request *r, const char *path, long long counted_prompt)
@@ -126,9 +171,16 @@ static enum gw_stage_rc send_json(struct gw_request *r, const char *path, long l
     const struct gw_provider_cfg *p = r->provider;
     struct openai_codec *st = gw_arena_calloc(r->arena, sizeof *st);
     st->counted_prompt = counted_prompt;
-    cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model",
-                                           cJSON_CreateString(r->deployment->model));
-    char *body = cJSON_PrintUnformatted(r->json);
+    size_t len = 0;
+    char *body = r->api == GW_API_MESSAGES ? NULL : relay_body(r, &len);
+    if (!body) { /* a translation, or a body the splice cannot be sure of */
+        cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model",
+                                               cJSON_CreateString(r->deployment->model));
+        if (r->stream)
+            ask_for_usage(r->json);
+        if ((body = cJSON_PrintUnformatted(r->json)))
+            len = strlen(body);
+    }
     if (!body) {
         gw_error_respond(r, 500, "server_error", "internal_error", NULL, "Out of memory.");
         return GW_STAGE_RESPOND;
@@ -144,7 +196,7 @@ static enum gw_stage_rc send_json(struct gw_request *r, const char *path, long l
         h = curl_slist_append(h, auth.data);
         gw_buf_free(&auth);
     }
-    return gw_xlate_submit(r, &codec, st, r->api != GW_API_MESSAGES, url, h, body, strlen(body));
+    return gw_xlate_submit(r, &codec, st, r->api != GW_API_MESSAGES, url, h, body, len);
 }
 
 static enum gw_stage_rc chat(struct gw_request *r)
@@ -158,21 +210,12 @@ static enum gw_stage_rc chat(struct gw_request *r)
             return GW_STAGE_RESPOND;
         }
     }
-    if (r->stream) {
-        cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
-        if (!cJSON_IsObject(so)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(r->json, "stream_options");
-            so = cJSON_AddObjectToObject(r->json, "stream_options");
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
-        cJSON_AddTrueToObject(so, "include_usage");
-    }
     return send_json(r, "/chat/completions", -1);
 }
 
-/* POST {base_url}/embeddings: never streamed, so the answer takes chat's
- * non-streamed path (finish_whole): passed on unchanged, usage from its
- * usage.prompt_tokens, errors and timeouts answered as for chat. */
+/* POST {base_url}/embeddings: never streamed; the answer is passed on
+ * unchanged, usage from its usage.prompt_tokens (the gateway's count when it
+ * has none), errors and timeouts answered as for chat. */
 static enum gw_stage_rc embeddings(struct gw_request *r)
 {
     return send_json(r, "/embeddings", gw_tokens_input(r));

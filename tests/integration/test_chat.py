@@ -67,6 +67,47 @@ def test_request_parameters_forwarded(gw, key, mock):
     assert doc["usage"]["prompt_tokens"] == words("be terse") + words("params " + m)
 
 
+def test_body_relayed_byte_for_byte(gw, key, mock):
+    # same format: the caller's bytes go upstream as written (spacing, key
+    # order, number spelling, fields the gateway does not know), only the
+    # model's value replaced
+    m = marker()
+    raw = ('{ "temperature" : 1.0,\n  "messages": [{"content": "bytes %s", "role": "user"}],'
+           '\n  "model":"gpt-4o-mini" , "seed": 7, "x_vendor": {"a": [1, 2e0]} }' % m)
+    r = gw.request("POST", "/v1/chat/completions", body=raw, key=key,
+                   headers={"Content-Type": "application/json"})
+    assert r.status == 200, r
+    sent = mock.find(m)[0]["body"]
+    assert sent == raw.replace('"gpt-4o-mini"', '"mock-upstream-model"'), sent
+
+
+def test_stream_body_relayed_with_usage_asked_for(gw, key, mock):
+    # a stream gets stream_options.include_usage put first; the rest as written
+    m = marker()
+    raw = '{"stream": true, "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "s %s"}]}' % m
+    r = gw.request("POST", "/v1/chat/completions", body=raw, key=key,
+                   headers={"Content-Type": "application/json"})
+    assert r.status == 200, r
+    sent = mock.find(m)[0]["body"]
+    assert sent == ('{"stream_options":{"include_usage":true},' + raw[1:]).replace(
+        '"gpt-4o-mini"', '"mock-upstream-model"'), sent
+    # the caller did not ask for usage, so it sees no usage chunk
+    assert '"usage":{' not in r.body.decode(), r.body
+
+
+def test_body_with_doubtful_keys_is_reserialised(gw, key, mock):
+    # an escaped key might spell "model": the body is rebuilt from its parse,
+    # so exactly one model, the gateway's, goes upstream
+    m = marker()
+    raw = ('{"model": "gpt-4o-mini", "mod\\u0065l_note": 1, '
+           '"messages": [{"role": "user", "content": "esc %s"}]}' % m)
+    r = gw.request("POST", "/v1/chat/completions", body=raw, key=key,
+                   headers={"Content-Type": "application/json"})
+    assert r.status == 200, r
+    sent = json.loads(mock.find(m)[0]["body"])
+    assert sent["model"] == "mock-upstream-model" and sent["model_note"] == 1, sent
+
+
 def test_multipart_content(gw, key):
     msgs = [{"role": "user", "content": [{"type": "text", "text": "part one"},
                                          {"type": "text", "text": "part two"}]}]
