@@ -1,5 +1,7 @@
 """Fixtures of the integration tests: the mock upstream, gatewayd instances
-on loopback, gwctl, HTTP/SSE helpers and usage-database helpers.
+on loopback (with extra providers pointed at the mock, for the provider
+tests), gwctl, HTTP/SSE helpers for both front doors, usage-database
+helpers, and the runner of the official SDKs' scripts in tests/sdk.
 
 Binaries come from $BUILD (default "build", relative to the repository
 root): $BUILD/gatewayd, $BUILD/gwctl, $BUILD/mock_upstream. When $BUILD is a
@@ -12,6 +14,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -29,6 +32,8 @@ GWCTL = BUILD_DIR / "gwctl"
 MOCK = BUILD_DIR / "mock_upstream"
 # The test service account's public key, given to the mock for POST /token.
 VERTEX_PUBLIC_KEY = ROOT / "tests" / "fixtures" / "vertex-sa.pub.pem"
+# The npm project of the SDK scripts (tests/sdk/*.mjs).
+SDK_DIR = ROOT / "tests" / "sdk"
 
 SANITIZED = BUILD_DIR.name.endswith("-san") or bool(os.environ.get("SANITIZER"))
 # Waits (never assertions on latency budgets) are stretched under sanitizers.
@@ -80,11 +85,12 @@ def san_report(text):
 
 
 class Response:
-    def __init__(self, status, headers, body, reason=""):
+    def __init__(self, status, headers, body, reason="", complete=True):
         self.status = status
         self.headers = headers  # dict, lower-cased names (last value wins)
         self.body = body
         self.reason = reason
+        self.complete = complete  # False: the body was cut off (see http_request)
 
     def json(self):
         try:
@@ -96,8 +102,11 @@ class Response:
         return "<Response %d %r>" % (self.status, self.body[:300])
 
 
-def http_request(port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT, conn=None):
-    """One HTTP/1.1 request to 127.0.0.1:port. body: bytes, str or a JSON value."""
+def http_request(port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT, conn=None,
+                 partial=False):
+    """One HTTP/1.1 request to 127.0.0.1:port. body: bytes, str or a JSON value.
+    partial: a body cut off mid-way is returned (what arrived, complete=False)
+    instead of raising."""
     own = conn is None
     if own:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -110,8 +119,15 @@ def http_request(port, method, path, body=None, headers=None, timeout=HTTP_TIMEO
     try:
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()
-        data = r.read()
-        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data, r.reason)
+        complete = True
+        try:
+            data = r.read()
+        except http.client.IncompleteRead as e:
+            if not partial:
+                raise
+            data, complete = e.partial, False
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data, r.reason,
+                        complete)
     finally:
         if own:
             conn.close()
@@ -119,6 +135,11 @@ def http_request(port, method, path, body=None, headers=None, timeout=HTTP_TIMEO
 
 def auth(key):
     return {"Authorization": "Bearer " + key} if key else {}
+
+
+def marker():
+    """A random word to find one request among the mock's records."""
+    return "m" + os.urandom(6).hex()
 
 
 def chat_body(text, model="gpt-4o-mini", stream=None, include_usage=None, messages=None, **extra):
@@ -254,14 +275,137 @@ def content_of(chunks):
     return "".join(out)
 
 
-def stream_chat(port, key, text, model="gpt-4o-mini", include_usage=None, **kw):
-    s = SSEStream(port, chat_body(text, model=model, stream=True, include_usage=include_usage),
-                  headers=auth(key), **kw)
+def chat_stream_parts(chunks):
+    """What a streamed chat completion's chunks add up to: (the text, None
+    when no chunk has any; the tool calls in index order as {"id", "name",
+    "arguments"} with the arguments' text; the finish reasons in order; the
+    last usage, or None)."""
+    text, calls, finishes, usage = [], {}, [], None
+    for c in chunks:
+        if c.get("usage"):
+            usage = c["usage"]
+        for ch in c.get("choices") or []:
+            d = ch.get("delta") or {}
+            if isinstance(d.get("content"), str) and d["content"]:
+                text.append(d["content"])
+            for tc in d.get("tool_calls") or []:
+                t = calls.setdefault(tc["index"], {"id": None, "name": None, "arguments": ""})
+                if tc.get("id"):
+                    t["id"] = tc["id"]
+                fn = tc.get("function") or {}
+                if fn.get("name"):
+                    t["name"] = fn["name"]
+                t["arguments"] += fn.get("arguments") or ""
+            if ch.get("finish_reason"):
+                finishes.append(ch["finish_reason"])
+    return "".join(text) or None, [calls[i] for i in sorted(calls)], finishes, usage
+
+
+def read_chat_stream(port, key, body, **kw):
+    """POST /v1/chat/completions with body, the SSE answer read to its end."""
+    s = SSEStream(port, body, headers=auth(key), **kw)
     try:
         s.read_all()
     finally:
         s.close()
     return s
+
+
+def stream_chat(port, key, text, model="gpt-4o-mini", include_usage=None, **kw):
+    return read_chat_stream(port, key, chat_body(text, model=model, stream=True,
+                                                 include_usage=include_usage), **kw)
+
+
+class SSEAnswer:
+    """A streamed answer of either front door read to its end: status,
+    headers, the raw bytes, and the SSE events as (event name or None, data
+    parsed as JSON or else its text). A connection cut mid-stream ends the
+    answer: what arrived is the stream."""
+
+    def __init__(self, port, path, body, headers=None, timeout=HTTP_TIMEOUT):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        hdrs = {"Content-Type": "application/json"}
+        hdrs.update(headers or {})
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        conn.request("POST", path, body=body.encode() if isinstance(body, str) else body,
+                     headers=hdrs)
+        resp = conn.getresponse()
+        self.status = resp.status
+        self.headers = {k.lower(): v for k, v in resp.getheaders()}
+        self.raw = b""
+        while True:
+            try:
+                b = resp.read1(65536)
+            except (http.client.HTTPException, ConnectionError, OSError):
+                b = b""
+            if not b:
+                break
+            self.raw += b
+        conn.close()
+        self.events = []
+        for block in self.raw.decode("utf-8", "replace").split("\n\n"):
+            name, data = None, []
+            for line in block.split("\n"):
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip(" "))
+            if name is None and not data:
+                continue
+            text = "\n".join(data)
+            try:
+                self.events.append((name, json.loads(text)))
+            except ValueError:
+                self.events.append((name, text))
+
+    def names(self):
+        return [n for n, _ in self.events]
+
+    def text(self):
+        """The text of Anthropic's text_delta events, joined."""
+        return "".join(d["delta"]["text"] for n, d in self.events
+                       if n == "content_block_delta" and d["delta"]["type"] == "text_delta")
+
+    def errors(self):
+        """The error events: OpenAI's {"error":...} data, Anthropic's event: error."""
+        return [d for n, d in self.events
+                if n == "error" or (isinstance(d, dict) and "error" in d and n is None)]
+
+
+# --------------------------------------------------------------------------
+# both front doors, with a gateway key
+
+
+def post_chat(gw, key, body, headers=None):
+    """POST /v1/chat/completions, the key as a bearer token."""
+    return gw.request("POST", "/v1/chat/completions", body=body, key=key, headers=headers)
+
+
+def post_chat_stream(gw, key, body, **kw):
+    """A streamed chat completion read to its end (an SSEStream: timed data events)."""
+    return read_chat_stream(gw.port, key, body, **kw)
+
+
+def messages_headers(key, headers=None, version="2023-06-01"):
+    """The key in x-api-key and anthropic-version (none when version is None),
+    then headers."""
+    h = {"x-api-key": key}
+    if version is not None:
+        h["anthropic-version"] = version
+    h.update(headers or {})
+    return h
+
+
+def post_messages(gw, key, body, headers=None, version="2023-06-01"):
+    """POST /v1/messages with the key in x-api-key (see messages_headers)."""
+    return gw.request("POST", "/v1/messages", body=body,
+                      headers=messages_headers(key, headers, version))
+
+
+def post_messages_stream(gw, key, body, headers=None, version="2023-06-01"):
+    """A streamed /v1/messages answer read to its end (an SSEAnswer)."""
+    return SSEAnswer(gw.port, "/v1/messages", body, messages_headers(key, headers, version))
 
 
 # --------------------------------------------------------------------------
@@ -368,14 +512,26 @@ BASE_MODELS = """\
 """
 
 
+def mock_provider(mock_port, name, ptype, path="/v1", api_key="env:MOCK_PROVIDER_KEY",
+                  **fields):
+    """One provider (a line under providers:) whose base URL is the mock's
+    path; api_key=None leaves the key out; fields follow, their values quoted."""
+    items = [("base_url", "http://127.0.0.1:%d%s" % (mock_port, path))]
+    if api_key is not None:
+        items.append(("api_key", api_key))
+    items += fields.items()
+    return "  - { name: %s, type: %s, %s }\n" % (
+        name, ptype, ", ".join('%s: "%s"' % kv for kv in items))
+
+
 def gateway_config(port, data_dir, mock_port, dead_port, extra_models="", extra="",
-                   max_body=65536, limits_extra=""):
+                   max_body=65536, limits_extra="", extra_providers=""):
     return """\
 listen: 127.0.0.1:{port}
 data_dir: {data_dir}
 log_level: debug
 providers:
-  - {{ name: mock, type: openai, base_url: "http://127.0.0.1:{mock_port}/v1", api_key: "env:MOCK_PROVIDER_KEY" }}
+{extra_providers}  - {{ name: mock, type: openai, base_url: "http://127.0.0.1:{mock_port}/v1", api_key: "env:MOCK_PROVIDER_KEY" }}
   - {{ name: echo, type: echo }}
   - {{ name: dead, type: openai, base_url: "http://127.0.0.1:{dead_port}/v1", api_key: "env:MOCK_PROVIDER_KEY" }}
 models:
@@ -385,12 +541,16 @@ shutdown_grace_ms: 10000
 rate_limiting: {{ defaults: {{ rpm: 1000000, tpm: 1000000000 }} }}
 {extra}""".format(port=port, data_dir=data_dir, mock_port=mock_port, dead_port=dead_port,
                   models=BASE_MODELS, extra_models=extra_models, extra=extra, max_body=max_body,
-                  limits_extra=(", " + limits_extra) if limits_extra else "")
+                  limits_extra=(", " + limits_extra) if limits_extra else "",
+                  extra_providers=extra_providers)
 
 
 class Gateway:
+    """One gatewayd. extra_providers: YAML lines put first under providers:
+    (see mock_provider), in every config it writes."""
+
     def __init__(self, workdir, mock_port, dead_port, extra_models="", extra="", name="gw",
-                 limits_extra=""):
+                 limits_extra="", extra_providers=""):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -406,13 +566,15 @@ class Gateway:
         self.proc = None
         self.returncode = None
         self.limits_extra = limits_extra
+        self.extra_providers = extra_providers
         self.write_config(extra_models=extra_models, extra=extra)
 
     # config -------------------------------------------------------------
     def config_text(self, extra_models="", extra=""):
         return gateway_config(self.port, self.data_dir, self.mock_port, self.dead_port,
                               extra_models=extra_models, extra=extra,
-                              limits_extra=self.limits_extra)
+                              limits_extra=self.limits_extra,
+                              extra_providers=self.extra_providers)
 
     def write_config(self, text=None, extra_models="", extra=""):
         if text is None:
@@ -600,13 +762,18 @@ def _finish(gateways):
         pytest.fail("\n".join(problems), pytrace=False)
 
 
-@pytest.fixture(scope="module")
-def gw(mock, dead_port, tmp_path_factory):
-    """A gateway shared by the tests of one module."""
-    g = Gateway(tmp_path_factory.mktemp("gw"), mock.port, dead_port, name="gw")
+def serve(g):
+    """A module fixture's gateway: started, then stopped and checked at
+    teardown. In the fixture: yield from serve(Gateway(...))."""
     g.start()
     yield g
     _finish([g])
+
+
+@pytest.fixture(scope="module")
+def gw(mock, dead_port, tmp_path_factory):
+    """A gateway shared by the tests of one module."""
+    yield from serve(Gateway(tmp_path_factory.mktemp("gw"), mock.port, dead_port, name="gw"))
 
 
 @pytest.fixture(scope="module")
@@ -618,14 +785,14 @@ def key(gw):
 @pytest.fixture
 def make_gateway(mock, dead_port, tmp_path):
     """Factory of gateways private to one test: make_gateway(extra_models=..., extra=...,
-    limits_extra=..., start=True). All are stopped (SIGTERM, exit 0, no sanitizer
-    report) at teardown."""
+    limits_extra=..., extra_providers=..., start=True). All are stopped (SIGTERM,
+    exit 0, no sanitizer report) at teardown."""
     made = []
 
-    def make(extra_models="", extra="", limits_extra="", start=True):
+    def make(extra_models="", extra="", limits_extra="", extra_providers="", start=True):
         g = Gateway(tmp_path / ("gw%d" % len(made)), mock.port, dead_port,
                     extra_models=extra_models, extra=extra, name="gw%d" % len(made),
-                    limits_extra=limits_extra)
+                    limits_extra=limits_extra, extra_providers=extra_providers)
         made.append(g)
         if start:
             g.start()
@@ -633,3 +800,57 @@ def make_gateway(mock, dead_port, tmp_path):
 
     yield make
     _finish(made)
+
+
+# --------------------------------------------------------------------------
+# the official SDKs' scripts (tests/sdk/*.mjs)
+
+# Ambient settings the SDKs would read instead of the script's own.
+SDK_AMBIENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
+               "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
+
+
+def ensure_node_modules(packages=("openai",)):
+    """node's path, once tests/sdk has the npm packages (npm ci if not); fails
+    without node and npm."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.fail("node and npm are required for the SDK test (Debian: apt-get install "
+                    "nodejs npm); found node=%s npm=%s" % (node, npm))
+    if all((SDK_DIR / "node_modules" / p / "package.json").exists() for p in packages):
+        return node
+    p = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=str(SDK_DIR),
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        pytest.fail("npm ci in tests/sdk failed (%d):\n%s\n%s"
+                    % (p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
+    return node
+
+
+def run_sdk_script(gw, script, key_name=None, model="gpt-4o-mini", packages=("openai",),
+                   **extra_env):
+    """Runs tests/sdk/SCRIPT with node against gw with a fresh key (named
+    key_name, default sdk-SCRIPT) and model in GW_BASE_URL, GW_KEY and
+    GW_MODEL; requires every check it reports to be ok and exit 0; returns
+    the checks."""
+    node = ensure_node_modules(packages)
+    key = gw.create_key(key_name or "sdk-" + script.split(".")[0])["key"]
+    env = dict(os.environ, GW_BASE_URL=gw.base_url, GW_KEY=key, GW_MODEL=model, **extra_env)
+    for k in SDK_AMBIENT:
+        env.pop(k, None)
+    p = subprocess.run([node, script], cwd=str(SDK_DIR), capture_output=True, text=True,
+                       env=env, timeout=120 * SLOW, stdin=subprocess.DEVNULL)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        pytest.fail("%s printed no JSON (exit %d):\n%s\n%s"
+                    % (script, p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
+    failed = [c for c in doc["checks"] if not c["ok"]]
+    assert not failed, json.dumps(failed, indent=2)
+    assert p.returncode == 0, p.stderr
+    return doc["checks"]
+
+
+def check_detail(checks, name):
+    """The detail of the SDK script's check called name."""
+    return [c for c in checks if c["name"] == name][0]["detail"]

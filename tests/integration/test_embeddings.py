@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from conftest import (PROVIDER_KEY, SLOW, Gateway, _finish, assert_gw_headers,
-                      assert_openai_error)
+from conftest import (PROVIDER_KEY, SLOW, Gateway, assert_gw_headers, assert_openai_error,
+                      serve)
 
 EMBED_MODELS = """\
   - name: embed
@@ -38,11 +38,8 @@ TOKEN_PRICE = 10.0 / 1e6  # USD per input token of `embed`
 
 @pytest.fixture(scope="module")
 def egw(mock, dead_port, tmp_path_factory):
-    g = Gateway(tmp_path_factory.mktemp("egw"), mock.port, dead_port, extra_models=EMBED_MODELS,
-                extra=POLICY, name="egw")
-    g.start()
-    yield g
-    _finish([g])
+    yield from serve(Gateway(tmp_path_factory.mktemp("egw"), mock.port, dead_port,
+                             extra_models=EMBED_MODELS, extra=POLICY, name="egw"))
 
 
 @pytest.fixture(scope="module")

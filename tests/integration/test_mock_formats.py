@@ -10,7 +10,6 @@ sse_garbage, status=) in each format's shape. Python standard library only."""
 import base64
 import hashlib
 import hmac
-import http.client
 import json
 import struct
 import time
@@ -19,7 +18,7 @@ import zlib
 
 import pytest
 
-from conftest import HTTP_TIMEOUT, ROOT, VERTEX_PUBLIC_KEY, http_request, words
+from conftest import ROOT, VERTEX_PUBLIC_KEY, http_request, words
 
 PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
            "RU5ErkJggg==")
@@ -32,23 +31,8 @@ PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE
 def raw(port, method, path, body=None, headers=None):
     """One request; returns (status, headers, body bytes, complete). A body
     cut off mid-way (drop_after) comes back with complete False."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
-    hdrs = dict(headers or {})
-    if body is not None and not isinstance(body, (bytes, str)):
-        body = json.dumps(body)
-        hdrs.setdefault("Content-Type", "application/json")
-    if isinstance(body, str):
-        body = body.encode()
-    try:
-        conn.request(method, path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        h = {k.lower(): v for k, v in r.getheaders()}
-        try:
-            return r.status, h, r.read(), True
-        except http.client.IncompleteRead as e:
-            return r.status, h, e.partial, False
-    finally:
-        conn.close()
+    r = http_request(port, method, path, body=body, headers=headers, partial=True)
+    return r.status, r.headers, r.body, r.complete
 
 
 def sse_events(data, sep=b"\n\n"):

@@ -15,16 +15,14 @@ through a gateway whose `anth` provider points at the mock's /v1/messages:
   broken streams, in-stream overloaded errors, garbage and timeouts."""
 
 import json
-import os
-from pathlib import Path
-
-import http.client
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import (HTTP_TIMEOUT, PROVIDER_KEY, SLOW, Gateway, SSEStream, _finish,
-                      assert_openai_error, parse_events, words)
+from conftest import (PROVIDER_KEY, SLOW, Gateway, assert_openai_error, chat_stream_parts,
+                      marker, mock_provider, parse_events, post_chat, post_chat_stream,
+                      post_messages, post_messages_stream, serve, words)
 
 CASES = Path(__file__).resolve().parent / "provider_cases" / "anthropic"
 
@@ -40,21 +38,12 @@ MODELS = """\
 """.format(**PRICING)
 
 
-def anthropic_provider(mock_port):
-    return ('  - { name: anth, type: anthropic, base_url: "http://127.0.0.1:%d/v1", '
-            'api_key: "env:MOCK_PROVIDER_KEY" }\n' % mock_port)
-
-
 @pytest.fixture(scope="module")
 def agw(mock, dead_port, tmp_path_factory):
     """A gateway with the anthropic provider `anth` and its models."""
-    g = Gateway(tmp_path_factory.mktemp("gw-anth"), mock.port, dead_port, extra_models=MODELS,
-                name="gw-anth")
-    g.write_config(g.config_text(extra_models=MODELS)
-                   .replace("providers:\n", "providers:\n" + anthropic_provider(mock.port), 1))
-    g.start()
-    yield g
-    _finish([g])
+    yield from serve(Gateway(tmp_path_factory.mktemp("gw-anth"), mock.port, dead_port,
+                             extra_models=MODELS, name="gw-anth",
+                             extra_providers=mock_provider(mock.port, "anth", "anthropic")))
 
 
 @pytest.fixture(scope="module")
@@ -62,80 +51,16 @@ def akey(agw):
     return agw.create_key("anthropic-tests")["key"]
 
 
-def marker():
-    return "m" + os.urandom(6).hex()
-
-
-def chat(agw, key, body, headers=None):
-    h = {"Authorization": "Bearer " + key}
-    h.update(headers or {})
-    return agw.request("POST", "/v1/chat/completions", body=body, headers=h)
-
-
-def chat_stream(agw, key, body):
-    s = SSEStream(agw.port, body, headers={"Authorization": "Bearer " + key})
-    try:
-        s.read_all()
-    finally:
-        s.close()
-    return s
+# /v1/messages without anthropic-version unless the test gives one: the
+# provider's default version is under test.
 
 
 def messages(agw, key, body, headers=None):
-    h = {"x-api-key": key, "Content-Type": "application/json"}
-    h.update(headers or {})
-    return agw.request("POST", "/v1/messages", body=body, headers=h)
-
-
-class MessagesEvents:
-    """A streamed /v1/messages answer: (event name, parsed data) pairs and
-    the raw bytes."""
-
-    def __init__(self, port, body, headers):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
-        raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
-        conn.request("POST", "/v1/messages", body=raw, headers=headers)
-        resp = conn.getresponse()
-        self.status = resp.status
-        self.headers = {k.lower(): v for k, v in resp.getheaders()}
-        self.raw = b""
-        while True:
-            try:
-                b = resp.read1(65536)
-            except (http.client.HTTPException, ConnectionError, OSError):
-                b = b""
-            if not b:
-                break
-            self.raw += b
-        conn.close()
-        self.events = []
-        for block in self.raw.decode().split("\n\n"):
-            if not block.strip():
-                continue
-            name, data = None, []
-            for line in block.split("\n"):
-                if line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip(" "))
-            try:
-                obj = json.loads("\n".join(data))
-            except ValueError:
-                obj = "\n".join(data)
-            self.events.append((name, obj))
-
-    def names(self):
-        return [n for n, _ in self.events]
-
-    def text(self):
-        return "".join(d["delta"]["text"] for n, d in self.events
-                       if n == "content_block_delta" and d["delta"]["type"] == "text_delta")
+    return post_messages(agw, key, body, headers=headers, version=None)
 
 
 def messages_stream(agw, key, body, headers=None):
-    h = {"x-api-key": key, "Content-Type": "application/json"}
-    h.update(headers or {})
-    return MessagesEvents(agw.port, body, h)
+    return post_messages_stream(agw, key, body, headers=headers, version=None)
 
 
 def upstream_request(mock, m):
@@ -182,31 +107,14 @@ def whole_answer(doc):
 
 def streamed_answer(chunks):
     """The same fields, reassembled from chat.completion.chunk events."""
-    content, finish, usage, calls = None, None, None, {}
     for c in chunks:
         assert c["object"] == "chat.completion.chunk", c
-        if c.get("usage"):
-            usage = c["usage"]
-        for ch in c["choices"]:
-            d = ch.get("delta") or {}
-            if isinstance(d.get("content"), str) and d["content"]:
-                content = (content or "") + d["content"]
-            for tc in d.get("tool_calls") or []:
-                t = calls.setdefault(tc["index"], {"id": None, "name": None, "arguments": ""})
-                if tc.get("id"):
-                    t["id"] = tc["id"]
-                fn = tc.get("function") or {}
-                if fn.get("name"):
-                    t["name"] = fn["name"]
-                t["arguments"] += fn.get("arguments") or ""
-            if ch.get("finish_reason"):
-                finish = ch["finish_reason"]
-    out = {"content": content, "finish_reason": finish}
+    content, calls, finishes, usage = chat_stream_parts(chunks)
+    out = {"content": content, "finish_reason": finishes[-1] if finishes else None}
     if usage:
         out["usage"] = usage
     if calls:
-        out["tool_calls"] = [dict(calls[i], arguments=json.loads(calls[i]["arguments"]))
-                             for i in sorted(calls)]
+        out["tool_calls"] = [dict(t, arguments=json.loads(t["arguments"])) for t in calls]
     return out
 
 
@@ -225,7 +133,7 @@ def test_golden_case(agw, akey, mock, case):
         assert r.status == 200, r
         got = r.json()
     elif req.get("stream"):
-        s = chat_stream(agw, akey, req)
+        s = post_chat_stream(agw, akey, req)
         assert s.status == 200, s.events
         chunks, done, errors, garbage = parse_events(s.events)
         assert done and not errors and not garbage, s.events
@@ -233,7 +141,7 @@ def test_golden_case(agw, akey, mock, case):
         if not (req.get("stream_options") or {}).get("include_usage"):
             assert "usage" not in got and all("usage" not in c for c in chunks), chunks
     else:
-        r = chat(agw, akey, req)
+        r = post_chat(agw, akey, req)
         assert r.status == 200, r
         got = whole_answer(r.json())
     sent = json.loads(upstream_request(mock, m)["body"])
@@ -328,7 +236,7 @@ def test_tool_call_arguments_stream_in_fragments(agw, akey, mock):
     body = {"model": "claude-mock", "stream": True,
             "messages": [{"role": "user", "content": "call %s [[mock:tool=lookup]]" % m}],
             "tools": [{"type": "function", "function": {"name": "lookup"}}]}
-    s = chat_stream(agw, akey, body)
+    s = post_chat_stream(agw, akey, body)
     chunks, done, errors, _ = parse_events(s.events)
     assert done and not errors, s.events
     deltas = [tc for c in chunks for ch in c["choices"]
@@ -344,8 +252,8 @@ def test_tool_call_arguments_stream_in_fragments(agw, akey, mock):
 
 def test_chat_sends_provider_key_never_the_callers(agw, akey, mock):
     m = marker()
-    r = chat(agw, akey, {"model": "claude-mock", "messages": [{"role": "user", "content": m}]},
-             headers={"anthropic-version": "2023-01-01"})
+    r = post_chat(agw, akey, {"model": "claude-mock", "messages": [{"role": "user", "content": m}]},
+                  headers={"anthropic-version": "2023-01-01"})
     assert r.status == 200, r
     h = upstream_request(mock, m)["headers"]
     assert h.get("x-api-key") == PROVIDER_KEY, h
@@ -374,13 +282,13 @@ def test_usage_row_with_cache_reads_and_writes(agw, akey, mock, api, stream):
     if api == "chat":
         if stream:
             body["stream_options"] = {"include_usage": True}
-            s = chat_stream(agw, akey, body)
+            s = post_chat_stream(agw, akey, body)
             chunks, done, errors, _ = parse_events(s.events)
             assert done and not errors, s.events
             rid = s.headers["x-request-id"]
             usage = chunks[-1]["usage"]
         else:
-            r = chat(agw, akey, body)
+            r = post_chat(agw, akey, body)
             assert r.status == 200, r
             rid, usage = r.headers["x-request-id"], r.json()["usage"]
         assert usage["prompt_tokens"] == prompt and usage["completion_tokens"] == completion
@@ -421,7 +329,7 @@ def test_upstream_credential_refusal_is_a_bad_gateway(agw, akey, mock, status, s
     # caller its key is wrong, so it is a 502 naming the provider
     body = {"model": "claude-mock", "stream": stream,
             "messages": [{"role": "user", "content": "x [[mock:status=%d]]" % status}]}
-    err = assert_openai_error(chat(agw, akey, body), 502, code="upstream_auth_failed")
+    err = assert_openai_error(post_chat(agw, akey, body), 502, code="upstream_auth_failed")
     assert "refused the gateway's credentials (HTTP %d)" % status in err["message"], err
     assert "mock error %d" % status in err["message"], err
     r = messages(agw, akey, dict(body, max_tokens=5))
@@ -434,7 +342,7 @@ def test_upstream_status_reshaped_for_chat(agw, akey, mock, status, stream):
     directive = "[[mock:status=%d%s]]" % (status, ",retry_after=7" if status == 429 else "")
     body = {"model": "claude-mock", "stream": stream,
             "messages": [{"role": "user", "content": "fail " + directive}]}
-    r = chat(agw, akey, body)
+    r = post_chat(agw, akey, body)
     err = assert_openai_error(r, status, code="upstream_http_%d" % status)
     assert err["message"] == "mock error %d" % status, err
     if status == 429:
@@ -466,13 +374,13 @@ def test_upstream_refusal_message_reaches_chat_caller(agw, akey, mock):
     body = {"model": "claude-mock", "messages": [
         {"role": "user", "content": "a"}, {"role": "assistant", "content": ""},
         {"role": "user", "content": "b"}]}
-    r = chat(agw, akey, body)
+    r = post_chat(agw, akey, body)
     err = assert_openai_error(r, 400, code="upstream_http_400")
     assert "non-empty content" in err["message"], err
 
 
 def test_broken_stream_ends_with_error_event_chat(agw, akey, mock):
-    s = chat_stream(agw, akey, {"model": "claude-mock", "stream": True, "messages": [
+    s = post_chat_stream(agw, akey, {"model": "claude-mock", "stream": True, "messages": [
         {"role": "user", "content": "x [[mock:words=10,drop_after=3]]"}]})
     assert s.status == 200
     chunks, done, errors, garbage = parse_events(s.events)
@@ -498,7 +406,7 @@ def test_broken_stream_ends_with_error_event_messages(agw, akey, mock):
 
 
 def test_in_stream_overloaded_chat(agw, akey, mock):
-    s = chat_stream(agw, akey, {"model": "claude-mock", "stream": True, "messages": [
+    s = post_chat_stream(agw, akey, {"model": "claude-mock", "stream": True, "messages": [
         {"role": "user", "content": "busy [[mock:overloaded]]"}]})
     assert s.status == 200
     chunks, done, errors, _ = parse_events(s.events)
@@ -528,7 +436,7 @@ def test_in_stream_overloaded_messages(agw, akey, mock):
 def test_overloaded_unstreamed(agw, akey, mock):
     body = {"model": "claude-mock", "max_tokens": 5,
             "messages": [{"role": "user", "content": "busy [[mock:overloaded]]"}]}
-    err = assert_openai_error(chat(agw, akey, body), 529, code="upstream_http_529")
+    err = assert_openai_error(post_chat(agw, akey, body), 529, code="upstream_http_529")
     assert err["message"] == "Overloaded", err
     r = messages(agw, akey, body)
     assert r.status == 529 and r.json()["error"]["type"] == "overloaded_error", r
@@ -537,13 +445,13 @@ def test_overloaded_unstreamed(agw, akey, mock):
 def test_garbage_answer_is_502(agw, akey, mock):
     body = {"model": "claude-mock", "max_tokens": 5,
             "messages": [{"role": "user", "content": "junk [[mock:garbage]]"}]}
-    assert_openai_error(chat(agw, akey, body), 502, code="upstream_bad_response")
+    assert_openai_error(post_chat(agw, akey, body), 502, code="upstream_bad_response")
     r = messages(agw, akey, body)
     assert r.status == 502 and r.json()["error"]["type"] == "api_error", r
 
 
 def test_sse_garbage_event_is_skipped(agw, akey, mock):
-    s = chat_stream(agw, akey, {"model": "claude-mock", "stream": True, "messages": [
+    s = post_chat_stream(agw, akey, {"model": "claude-mock", "stream": True, "messages": [
         {"role": "user", "content": "still fine [[mock:sse_garbage]]"}]})
     chunks, done, errors, garbage = parse_events(s.events)
     assert done and not errors and not garbage, s.events
@@ -552,8 +460,8 @@ def test_sse_garbage_event_is_skipped(agw, akey, mock):
 
 def test_first_byte_timeout_is_504(agw, akey, mock):
     t0 = time.monotonic()
-    r = chat(agw, akey, {"model": "claude-slow",
-                         "messages": [{"role": "user", "content": "wait [[mock:hang]]"}]})
+    r = post_chat(agw, akey, {"model": "claude-slow",
+                              "messages": [{"role": "user", "content": "wait [[mock:hang]]"}]})
     assert_openai_error(r, 504, code="upstream_timeout")
     assert time.monotonic() - t0 < 10 * SLOW
 
@@ -645,7 +553,7 @@ def test_refused_parameter(agw, akey, mock, patch, param, code, stream):
     body = {"model": "claude-mock", "messages": USER, "stream": stream}
     body.update(patch)
     before = mock.stats()["requests"]
-    r = chat(agw, akey, body)
+    r = post_chat(agw, akey, body)
     err = assert_openai_error(r, 400, code=code, param=param)
     assert param in err["message"], err
     assert r.headers.get("content-type", "").startswith("application/json"), r.headers

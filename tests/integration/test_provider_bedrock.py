@@ -12,14 +12,13 @@ failure), and every parameter Converse cannot express refused with a 400
 naming it."""
 
 import hashlib
-import http.client
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import (HTTP_TIMEOUT, Gateway, SSEStream, _finish, assert_gw_headers,
+from conftest import (Gateway, SSEAnswer, assert_gw_headers, auth, chat_stream_parts, marker,
+                      post_chat, post_chat_stream, post_messages, post_messages_stream, serve,
                       words)
 
 CASES = Path(__file__).resolve().parent / "provider_cases" / "bedrock"
@@ -73,17 +72,8 @@ MODELS = """\
 
 
 class BedrockGateway(Gateway):
-    """The test gateway plus bedrock providers pointed at the mock, with the
-    AWS credentials in its environment (and none of the ambient ones)."""
-
-    def config_text(self, extra_models="", extra=""):
-        text = super().config_text(extra_models=extra_models, extra=extra)
-        port = self.mock_port
-        mine = (provider("bedrock", port) +
-                provider("bedrock-sts", port, token="GW_TEST_AWS_TOKEN") +
-                provider("bedrock-wrong", port, secret="GW_TEST_AWS_WRONG_SECRET") +
-                provider("bedrock-dead", self.dead_port))
-        return text.replace("providers:\n", "providers:\n" + mine, 1)
+    """The test gateway with the AWS credentials in its environment (and none
+    of the ambient ones)."""
 
     def env(self):
         env = super().env()
@@ -95,20 +85,20 @@ class BedrockGateway(Gateway):
 
 @pytest.fixture(scope="module")
 def bgw(mock, dead_port, tmp_path_factory):
-    g = BedrockGateway(tmp_path_factory.mktemp("bedrock"), mock.port, dead_port,
-                       extra_models=MODELS.format(model=MODEL_ID, arn=ARN), name="bedrock")
-    g.start()
-    yield g
-    _finish([g])
+    """A gateway with bedrock providers pointed at the mock (and one at the dead port)."""
+    port = mock.port
+    providers = (provider("bedrock", port) +
+                 provider("bedrock-sts", port, token="GW_TEST_AWS_TOKEN") +
+                 provider("bedrock-wrong", port, secret="GW_TEST_AWS_WRONG_SECRET") +
+                 provider("bedrock-dead", dead_port))
+    yield from serve(BedrockGateway(tmp_path_factory.mktemp("bedrock"), port, dead_port,
+                                    extra_models=MODELS.format(model=MODEL_ID, arn=ARN),
+                                    name="bedrock", extra_providers=providers))
 
 
 @pytest.fixture(scope="module")
 def bkey(bgw):
     return bgw.create_key("bedrock-tester")["key"]
-
-
-def marker():
-    return "m" + os.urandom(6).hex()
 
 
 # ---------------------------------------------------------------------------
@@ -128,72 +118,17 @@ def msg_req(text, model="claude-bedrock", max_tokens=100, **extra):
     return body
 
 
-def path_of(door):
-    return "/v1/chat/completions" if door == "chat" else "/v1/messages"
-
-
-def headers_of(door, key):
-    if door == "chat":
-        return {"Authorization": "Bearer " + key}
-    return {"x-api-key": key, "anthropic-version": "2023-06-01"}
-
-
 def call(gw, key, door, body):
-    return gw.request("POST", path_of(door), body=body, headers=headers_of(door, key))
-
-
-class Stream:
-    """A streamed answer from either front door: status, headers, and the SSE
-    events as (event name or None, parsed data or the raw text)."""
-
-    def __init__(self, gw, key, door, body):
-        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=HTTP_TIMEOUT)
-        hdrs = {"Content-Type": "application/json"}
-        hdrs.update(headers_of(door, key))
-        conn.request("POST", path_of(door), body=json.dumps(body).encode(), headers=hdrs)
-        resp = conn.getresponse()
-        self.status = resp.status
-        self.headers = {k.lower(): v for k, v in resp.getheaders()}
-        self.raw = b""
-        while True:
-            try:
-                b = resp.read1(65536)
-            except (http.client.HTTPException, ConnectionError, OSError):
-                b = b""
-            if not b:
-                break
-            self.raw += b
-        conn.close()
-        self.events = []
-        for block in self.raw.decode("utf-8", "replace").split("\n\n"):
-            name, data = None, []
-            for line in block.split("\n"):
-                if line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip(" "))
-            if name is None and not data:
-                continue
-            text = "\n".join(data)
-            try:
-                self.events.append((name, json.loads(text)))
-            except ValueError:
-                self.events.append((name, text))
-
-    def names(self):
-        return [n for n, _ in self.events]
-
-    def errors(self):
-        """The error events: OpenAI's {"error":...} data, Anthropic's event: error."""
-        return [d for n, d in self.events
-                if n == "error" or (isinstance(d, dict) and "error" in d and n is None)]
+    return (post_chat if door == "chat" else post_messages)(gw, key, body)
 
 
 def stream(gw, key, door, body):
+    """A streamed answer from either front door (an SSEAnswer)."""
     body = dict(body, stream=True)
     if door == "chat":
         body.setdefault("stream_options", {"include_usage": True})
-    return Stream(gw, key, door, body)
+        return SSEAnswer(gw.port, "/v1/chat/completions", body, auth(key))
+    return post_messages_stream(gw, key, body)
 
 
 # ---------------------------------------------------------------------------
@@ -220,30 +155,17 @@ def view_openai_whole(doc):
 def view_openai_stream(s):
     assert s.status == 200, s.raw[:600]
     assert s.events and s.events[-1] == (None, "[DONE]"), s.events[-3:]
-    text, calls, finish, usage = [], {}, None, None
-    for _, c in s.events[:-1]:
+    chunks = [c for _, c in s.events[:-1]]
+    for c in chunks:
         assert isinstance(c, dict) and c.get("object") == "chat.completion.chunk", c
         if c.get("usage"):
-            usage = usage_openai(c["usage"])
-        for ch in c.get("choices") or []:
-            d = ch.get("delta") or {}
-            if d.get("content"):
-                text.append(d["content"])
-            for t in d.get("tool_calls") or []:
-                slot = calls.setdefault(t["index"], {"id": None, "name": None, "arguments": ""})
-                if t.get("id"):
-                    slot["id"] = t["id"]
-                fn = t.get("function") or {}
-                if fn.get("name"):
-                    slot["name"] = fn["name"]
-                slot["arguments"] += fn.get("arguments") or ""
-            if ch.get("finish_reason"):
-                assert finish is None, "two finish reasons: %r" % s.events
-                finish = ch["finish_reason"]
-    v = {"text": "".join(text) or None, "finish_reason": finish, "usage": usage}
+            usage_openai(c["usage"])  # each usage chunk adds up
+    text, calls, finishes, usage = chat_stream_parts(chunks)
+    assert len(finishes) <= 1, "two finish reasons: %r" % s.events
+    v = {"text": text, "finish_reason": finishes[0] if finishes else None,
+         "usage": usage and usage_openai(usage)}
     if calls:
-        v["tool_calls"] = [dict(calls[i], arguments=json.loads(calls[i]["arguments"]))
-                           for i in sorted(calls)]
+        v["tool_calls"] = [dict(t, arguments=json.loads(t["arguments"])) for t in calls]
     return v
 
 
@@ -496,11 +418,7 @@ def test_tool_call_id_passed_on(bgw, bkey, door, streamed):
 def test_stream_arrives_as_sent(bgw, bkey):
     """Each event-stream frame is decoded and passed on when it arrives."""
     body = chat_req("w [[mock:words=6,chunk_delay_ms=150]]", stream=True)
-    s = SSEStream(bgw.port, body, headers={"Authorization": "Bearer " + bkey})
-    try:
-        s.read_all()
-    finally:
-        s.close()
+    s = post_chat_stream(bgw, bkey, body)
     assert s.status == 200
     times = [t for t, d in s.events if '"content":"w' in d]
     assert len(times) == 6, s.events

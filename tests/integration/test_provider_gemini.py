@@ -12,18 +12,18 @@ base64, with dimensions, several inputs and token arrays, and their usage
 rows."""
 
 import base64
-import http.client
 import json
 import math
-import os
 import re
 import struct
 from pathlib import Path
 
 import pytest
 
-from conftest import (PROVIDER_KEY, SLOW, Gateway, SSEStream, _finish, assert_gw_headers,
-                      assert_openai_error, http_request, parse_events, words)
+from conftest import (PROVIDER_KEY, Gateway, assert_gw_headers, assert_openai_error,
+                      chat_stream_parts, http_request, marker, mock_provider, parse_events,
+                      post_chat, post_chat_stream, post_messages, post_messages_stream, serve,
+                      words)
 
 CASES = Path(__file__).resolve().parent / "provider_cases" / "gemini"
 
@@ -42,21 +42,13 @@ GEMINI_MODELS = """\
 """
 
 
-def marker():
-    return "g" + os.urandom(6).hex()
-
-
 @pytest.fixture(scope="module")
 def ggw(mock, dead_port, tmp_path_factory):
     """A gateway with a gemini provider `gem` pointed at the mock."""
-    g = Gateway(tmp_path_factory.mktemp("gemini"), mock.port, dead_port, name="gemini")
-    provider = ('  - { name: gem, type: gemini, base_url: "http://127.0.0.1:%d/v1beta", '
-                'api_key: "env:MOCK_PROVIDER_KEY" }\n' % mock.port)
-    text = g.config_text(extra_models=GEMINI_MODELS)
-    g.write_config(text=text.replace("providers:\n", "providers:\n" + provider, 1))
-    g.start()
-    yield g
-    _finish([g])
+    yield from serve(Gateway(tmp_path_factory.mktemp("gemini"), mock.port, dead_port,
+                             extra_models=GEMINI_MODELS, name="gemini",
+                             extra_providers=mock_provider(mock.port, "gem", "gemini",
+                                                           path="/v1beta")))
 
 
 @pytest.fixture(scope="module")
@@ -68,80 +60,16 @@ def gkey(ggw):
 # helpers
 
 
-def chat(gw, key, body):
-    return gw.request("POST", "/v1/chat/completions", body=body, key=key)
-
-
-def messages(gw, key, body):
-    return gw.request("POST", "/v1/messages", body=body,
-                      headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
-
-
-def chat_stream(gw, key, body):
-    s = SSEStream(gw.port, body, headers={"Authorization": "Bearer " + key})
-    try:
-        s.read_all()
-    finally:
-        s.close()
-    return s
-
-
-class MsgStream:
-    """A streamed /v1/messages answer: (event name, parsed data) pairs."""
-
-    def __init__(self, gw, key, body):
-        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30 * SLOW)
-        conn.request("POST", "/v1/messages", body=json.dumps(body).encode(),
-                     headers={"Content-Type": "application/json", "x-api-key": key,
-                              "anthropic-version": "2023-06-01"})
-        resp = conn.getresponse()
-        self.status = resp.status
-        self.headers = {k.lower(): v for k, v in resp.getheaders()}
-        self.raw = resp.read()
-        conn.close()
-        self.events = []
-        for block in self.raw.decode().split("\n\n"):
-            name, data = None, []
-            for line in block.split("\n"):
-                if line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip(" "))
-            if name or data:
-                text = "\n".join(data)
-                try:
-                    obj = json.loads(text)
-                except ValueError:
-                    obj = text
-                self.events.append((name, obj))
-
-    def names(self):
-        return [n for n, _ in self.events]
-
-
 def assemble_chat(chunks):
     """A streamed chat answer as one chat.completion-shaped object."""
-    text, calls, finish, usage = "", {}, None, None
-    for c in chunks:
-        if c.get("usage"):
-            usage = c["usage"]
-        for ch in c.get("choices") or []:
-            d = ch.get("delta") or {}
-            text += d.get("content") or ""
-            for tc in d.get("tool_calls") or []:
-                cur = calls.setdefault(tc["index"], {"id": None, "type": "function",
-                                                     "function": {"name": "", "arguments": ""}})
-                if tc.get("id"):
-                    cur["id"] = tc["id"]
-                fn = tc.get("function") or {}
-                cur["function"]["name"] += fn.get("name") or ""
-                cur["function"]["arguments"] += fn.get("arguments") or ""
-            if ch.get("finish_reason"):
-                finish = ch["finish_reason"]
-    msg = {"role": "assistant", "content": text}
+    text, calls, finishes, usage = chat_stream_parts(chunks)
+    msg = {"role": "assistant", "content": text or ""}
     if calls:
-        msg["tool_calls"] = [calls[i] for i in sorted(calls)]
-    out = {"choices": [{"index": 0, "message": msg, "finish_reason": finish}]}
+        msg["tool_calls"] = [{"id": t["id"], "type": "function",
+                              "function": {"name": t["name"] or "", "arguments": t["arguments"]}}
+                             for t in calls]
+    out = {"choices": [{"index": 0, "message": msg,
+                        "finish_reason": finishes[-1] if finishes else None}]}
     if usage is not None:
         out["usage"] = usage
     return out
@@ -211,22 +139,22 @@ def test_case(ggw, gkey, mock, case):
     doc = json.loads((CASES / case).read_text().replace("{marker}", m))
     req, door = doc["request"], doc.get("door", "chat")
     if door == "chat" and req.get("stream"):
-        s = chat_stream(ggw, gkey, req)
+        s = post_chat_stream(ggw, gkey, req)
         assert s.status == 200, s.events
         chunks, done, errors, garbage = parse_events(s.events)
         assert done and not errors and not garbage, s.events
         got = assemble_chat(chunks)
     elif door == "chat":
-        r = chat(ggw, gkey, req)
+        r = post_chat(ggw, gkey, req)
         assert r.status == 200, r
         got = r.json()
     elif req.get("stream"):
-        s = MsgStream(ggw, gkey, req)
+        s = post_messages_stream(ggw, gkey, req)
         assert s.status == 200, s.raw[:500]
         assert s.names()[-1] == "message_stop", s.names()
         got = assemble_messages(s.events)
     else:
-        r = messages(ggw, gkey, req)
+        r = post_messages(ggw, gkey, req)
         assert r.status == 200, r
         got = r.json()
     rec, sent = sent_to_mock(mock, m, doc.get("upstream_path"))
@@ -242,7 +170,7 @@ def test_case(ggw, gkey, mock, case):
 
 def test_headers_and_key(ggw, gkey, mock):
     m = marker()
-    r = chat(ggw, gkey, {"model": "gemini-chat", "messages": [{"role": "user", "content": m}]})
+    r = post_chat(ggw, gkey, {"model": "gemini-chat", "messages": [{"role": "user", "content": m}]})
     assert r.status == 200, r
     assert r.headers.get("x-gw-provider") == "gem"
     assert_gw_headers(r)
@@ -256,8 +184,8 @@ def test_headers_and_key(ggw, gkey, mock):
 
 def test_stream_asks_for_sse(ggw, gkey, mock):
     m = marker()
-    s = chat_stream(ggw, gkey, {"model": "gemini-chat", "stream": True,
-                                "messages": [{"role": "user", "content": "one two " + m}]})
+    s = post_chat_stream(ggw, gkey, {"model": "gemini-chat", "stream": True,
+                                     "messages": [{"role": "user", "content": "one two " + m}]})
     assert s.status == 200
     chunks, done, errors, _ = parse_events(s.events)
     assert done and not errors, s.events
@@ -281,7 +209,8 @@ def test_stream_asks_for_sse(ggw, gkey, mock):
 
 def test_usage_row_with_cached_tokens(ggw, gkey):
     text = "count these five words [[mock:cached=2]]"
-    r = chat(ggw, gkey, {"model": "gemini-chat", "messages": [{"role": "user", "content": text}]})
+    r = post_chat(ggw, gkey, {"model": "gemini-chat",
+                              "messages": [{"role": "user", "content": text}]})
     assert r.status == 200, r
     u = r.json()["usage"]
     prompt, out = words(text), words("echo: count these five words")
@@ -298,8 +227,9 @@ def test_usage_row_with_cached_tokens(ggw, gkey):
 
 def test_usage_row_streamed_messages(ggw, gkey):
     text = "stream and count [[mock:cached=1]]"
-    s = MsgStream(ggw, gkey, {"model": "gemini-chat", "max_tokens": 50, "stream": True,
-                              "messages": [{"role": "user", "content": text}]})
+    s = post_messages_stream(ggw, gkey, {"model": "gemini-chat", "max_tokens": 50,
+                                         "stream": True,
+                                         "messages": [{"role": "user", "content": text}]})
     assert s.status == 200, s.raw
     msg = assemble_messages(s.events)
     prompt, out = words(text), words("echo: stream and count")
@@ -315,10 +245,10 @@ def test_usage_row_streamed_messages(ggw, gkey):
 def test_stream_usage_chunk_only_when_asked(ggw, gkey):
     body = {"model": "gemini-chat", "stream": True,
             "messages": [{"role": "user", "content": "no usage please"}]}
-    chunks, done, _, _ = parse_events(chat_stream(ggw, gkey, body).events)
+    chunks, done, _, _ = parse_events(post_chat_stream(ggw, gkey, body).events)
     assert done and not any(c.get("usage") for c in chunks), chunks
     body["stream_options"] = {"include_usage": True}
-    chunks, done, _, _ = parse_events(chat_stream(ggw, gkey, body).events)
+    chunks, done, _, _ = parse_events(post_chat_stream(ggw, gkey, body).events)
     assert done and chunks[-1]["choices"] == [], chunks[-1]
     assert chunks[-1]["usage"]["prompt_tokens"] == 3, chunks[-1]
     assert chunks[-1]["usage"]["completion_tokens"] == 4, chunks[-1]
@@ -333,17 +263,17 @@ def test_finish_max_tokens(ggw, gkey, stream):
     body = {"model": "gemini-chat", "messages": [{"role": "user", "content": "long [[mock:stop=max]]"}]}
     if stream:
         body["stream"] = True
-        chunks, done, errors, _ = parse_events(chat_stream(ggw, gkey, body).events)
+        chunks, done, errors, _ = parse_events(post_chat_stream(ggw, gkey, body).events)
         assert done and not errors
         assert assemble_chat(chunks)["choices"][0]["finish_reason"] == "length", chunks
     else:
-        r = chat(ggw, gkey, body)
+        r = post_chat(ggw, gkey, body)
         assert r.status == 200 and r.json()["choices"][0]["finish_reason"] == "length", r
     body = dict(body, max_tokens=16)
     body.pop("stream", None)
-    r = messages(ggw, gkey, body)
+    r = post_messages(ggw, gkey, body)
     assert r.status == 200 and r.json()["stop_reason"] == "max_tokens", r
-    s = MsgStream(ggw, gkey, dict(body, stream=True))
+    s = post_messages_stream(ggw, gkey, dict(body, stream=True))
     assert assemble_messages(s.events)["stop_reason"] == "max_tokens", s.events
 
 
@@ -352,7 +282,7 @@ def test_tool_call_stream_through_messages(ggw, gkey):
     body = {"model": "gemini-chat", "max_tokens": 50, "stream": True,
             "tools": [{"name": "find", "input_schema": {"type": "object"}}],
             "messages": [{"role": "user", "content": "go [[mock:tool=find]]"}]}
-    s = MsgStream(ggw, gkey, body)
+    s = post_messages_stream(ggw, gkey, body)
     assert s.status == 200, s.raw
     names = s.names()
     assert names[0] == "message_start" and names[-1] == "message_stop", names
@@ -373,8 +303,8 @@ def test_tool_call_stream_through_messages(ggw, gkey):
     (400, "invalid_request_error"), (404, "invalid_request_error"), (500, "upstream_error"),
     (503, "upstream_error")])
 def test_upstream_status_chat(ggw, gkey, status, etype):
-    r = chat(ggw, gkey, {"model": "gemini-chat",
-                         "messages": [{"role": "user", "content": "[[mock:status=%d]]" % status}]})
+    r = post_chat(ggw, gkey, {"model": "gemini-chat", "messages": [
+        {"role": "user", "content": "[[mock:status=%d]]" % status}]})
     err = assert_openai_error(r, status, code="upstream_http_%d" % status)
     assert err["type"] == etype and err["message"] == "mock error %d" % status, err
     row = ggw.usage_row(r.headers["x-request-id"])
@@ -385,8 +315,8 @@ def test_upstream_status_chat(ggw, gkey, status, etype):
 def test_upstream_refuses_provider_key(ggw, gkey, status):
     """The provider refusing the gateway's credential is not the caller's
     401: a 502 that says so, with the provider's message."""
-    r = chat(ggw, gkey, {"model": "gemini-chat",
-                         "messages": [{"role": "user", "content": "[[mock:status=%d]]" % status}]})
+    r = post_chat(ggw, gkey, {"model": "gemini-chat", "messages": [
+        {"role": "user", "content": "[[mock:status=%d]]" % status}]})
     err = assert_openai_error(r, 502, code="upstream_auth_failed")
     assert "mock error %d" % status in err["message"], err
 
@@ -395,11 +325,11 @@ def test_upstream_refuses_provider_key(ggw, gkey, status):
 def test_upstream_429_keeps_retry_after(ggw, gkey, stream):
     body = {"model": "gemini-chat", "stream": stream,
             "messages": [{"role": "user", "content": "[[mock:status=429,retry_after=7]]"}]}
-    r = chat(ggw, gkey, body)
+    r = post_chat(ggw, gkey, body)
     err = assert_openai_error(r, 429, code="upstream_http_429")
     assert err["type"] == "rate_limit_error" and err["message"] == "mock error 429", err
     assert r.headers.get("retry-after") == "7", r.headers
-    r = messages(ggw, gkey, dict(body, max_tokens=10))
+    r = post_messages(ggw, gkey, dict(body, max_tokens=10))
     assert r.status == 429 and r.headers.get("retry-after") == "7", r
     doc = r.json()
     assert doc["type"] == "error" and doc["error"]["type"] == "rate_limit_error", doc
@@ -407,8 +337,8 @@ def test_upstream_429_keeps_retry_after(ggw, gkey, stream):
 
 
 def test_upstream_error_messages_door(ggw, gkey):
-    r = messages(ggw, gkey, {"model": "gemini-chat", "max_tokens": 10,
-                             "messages": [{"role": "user", "content": "[[mock:status=500]]"}]})
+    r = post_messages(ggw, gkey, {"model": "gemini-chat", "max_tokens": 10,
+                                  "messages": [{"role": "user", "content": "[[mock:status=500]]"}]})
     assert r.status == 500, r
     doc = r.json()
     assert doc["type"] == "error" and doc["error"]["type"] == "api_error", doc
@@ -416,20 +346,20 @@ def test_upstream_error_messages_door(ggw, gkey):
 
 
 def test_garbage_is_502(ggw, gkey):
-    r = chat(ggw, gkey, {"model": "gemini-chat",
-                         "messages": [{"role": "user", "content": "[[mock:garbage]]"}]})
+    r = post_chat(ggw, gkey, {"model": "gemini-chat",
+                              "messages": [{"role": "user", "content": "[[mock:garbage]]"}]})
     assert_openai_error(r, 502, code="upstream_bad_response")
 
 
 def test_hang_is_504(ggw, gkey):
-    r = chat(ggw, gkey, {"model": "gemini-slow",
-                         "messages": [{"role": "user", "content": "[[mock:hang]]"}]})
+    r = post_chat(ggw, gkey, {"model": "gemini-slow",
+                              "messages": [{"role": "user", "content": "[[mock:hang]]"}]})
     assert_openai_error(r, 504, code="upstream_timeout")
 
 
 @pytest.mark.parametrize("directive", ["drop_after=2", "sse_garbage"])
 def test_broken_stream_chat(ggw, gkey, directive):
-    s = chat_stream(ggw, gkey, {"model": "gemini-chat", "stream": True, "messages": [
+    s = post_chat_stream(ggw, gkey, {"model": "gemini-chat", "stream": True, "messages": [
         {"role": "user", "content": "a b c d e [[mock:%s]]" % directive}]})
     assert s.status == 200
     chunks, done, errors, garbage = parse_events(s.events)
@@ -442,8 +372,9 @@ def test_broken_stream_chat(ggw, gkey, directive):
 
 
 def test_broken_stream_messages(ggw, gkey):
-    s = MsgStream(ggw, gkey, {"model": "gemini-chat", "max_tokens": 20, "stream": True,
-                              "messages": [{"role": "user", "content": "a b c [[mock:drop_after=1]]"}]})
+    s = post_messages_stream(ggw, gkey, {
+        "model": "gemini-chat", "max_tokens": 20, "stream": True,
+        "messages": [{"role": "user", "content": "a b c [[mock:drop_after=1]]"}]})
     assert s.status == 200
     names = s.names()
     assert names[0] == "message_start" and names[-1] == "error", names
@@ -510,7 +441,7 @@ def test_refused_chat(ggw, gkey, mock, extra, param):
     m = marker()
     body = {"model": "gemini-chat", "messages": [{"role": "user", "content": "refuse " + m}]}
     body.update(json.loads(json.dumps(extra).replace("\"x\"", json.dumps(m))))
-    r = chat(ggw, gkey, body)
+    r = post_chat(ggw, gkey, body)
     err = assert_openai_error(r, 400, param=param)
     assert err["type"] == "invalid_request_error", err
     assert param in err["message"], err
@@ -518,15 +449,15 @@ def test_refused_chat(ggw, gkey, mock, extra, param):
 
 
 def test_refused_role_function(ggw, gkey):
-    r = chat(ggw, gkey, {"model": "gemini-chat",
-                         "messages": [{"role": "function", "content": "r"}]})
+    r = post_chat(ggw, gkey, {"model": "gemini-chat",
+                              "messages": [{"role": "function", "content": "r"}]})
     assert_openai_error(r, 400, param="messages[0].role")
 
 
 def test_refused_messages_door(ggw, gkey, mock):
     """disable_parallel_tool_use has no Gemini equivalent: Anthropic's 400."""
     m = marker()
-    r = messages(ggw, gkey, {
+    r = post_messages(ggw, gkey, {
         "model": "gemini-chat", "max_tokens": 10,
         "tools": [{"name": "f", "input_schema": {"type": "object"}}],
         "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},

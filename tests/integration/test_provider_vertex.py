@@ -8,16 +8,14 @@ before it expires, and its failures reported as the gateway's, not the
 caller's; what went upstream (URL, bearer token, Vertex's body changes, no
 gateway key); usage rows."""
 
-import http.client
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import (HTTP_TIMEOUT, ROOT, Gateway, SSEStream, _finish, assert_openai_error,
-                      http_request, parse_events, words)
+from conftest import (ROOT, Gateway, assert_openai_error, http_request, marker, mock_provider,
+                      parse_events, post_chat, post_chat_stream, post_messages,
+                      post_messages_stream, serve, words)
 
 SA_FIXTURE = ROOT / "tests" / "fixtures" / "vertex-sa.json"
 PROJECT = "gw-test-project"
@@ -43,22 +41,18 @@ def write_sa(path, mock_port, private_key=None):
     return path
 
 
-def vertex_gateway(mock, dead_port, workdir, sa_path):
-    g = Gateway(workdir, mock.port, dead_port, extra_models=MODELS, name="gw-vertex")
-    provider = ('  - { name: vx, type: vertex, base_url: "http://127.0.0.1:%d/v1", '
-                'region: %s, credentials_file: "%s" }\n' % (mock.port, REGION, sa_path))
-    g.write_config(g.config_text(extra_models=MODELS)
-                   .replace("providers:\n", "providers:\n" + provider, 1))
-    return g
+def vertex_provider(mock_port, sa_path):
+    """The provider `vx`: Vertex AI at the mock, with the service account sa_path."""
+    return mock_provider(mock_port, "vx", "vertex", api_key=None, region=REGION,
+                         credentials_file=sa_path)
 
 
 @pytest.fixture(scope="module")
 def vgw(mock, dead_port, tmp_path_factory):
     d = tmp_path_factory.mktemp("gw-vertex")
-    g = vertex_gateway(mock, dead_port, d, write_sa(d / "sa.json", mock.port))
-    g.start()
-    yield g
-    _finish([g])
+    yield from serve(Gateway(d, mock.port, dead_port, extra_models=MODELS, name="gw-vertex",
+                             extra_providers=vertex_provider(
+                                 mock.port, write_sa(d / "sa.json", mock.port))))
 
 
 @pytest.fixture(scope="module")
@@ -67,23 +61,16 @@ def vkey(vgw):
 
 
 @pytest.fixture
-def fresh_gateway(mock, dead_port, tmp_path):
+def fresh_gateway(make_gateway, mock, tmp_path):
     """A private vertex gateway (its own token cache), started by the test."""
-    made = []
+    accounts = []
 
     def make(private_key=None):
-        g = vertex_gateway(mock, dead_port, tmp_path / ("gw%d" % len(made)),
-                           write_sa(tmp_path / ("sa%d.json" % len(made)), mock.port, private_key))
-        made.append(g)
-        g.start()
-        return g
+        sa = write_sa(tmp_path / ("sa%d.json" % len(accounts)), mock.port, private_key)
+        accounts.append(sa)
+        return make_gateway(extra_models=MODELS, extra_providers=vertex_provider(mock.port, sa))
 
-    yield make
-    _finish(made)
-
-
-def marker():
-    return "m" + os.urandom(6).hex()
+    return make
 
 
 def mock_config(mock, **settings):
@@ -100,16 +87,6 @@ def token_ttl(mock):
     """Sets the mock's token lifetime for one test; restores the default."""
     yield lambda seconds: mock_config(mock, token_expires_in=seconds)
     mock_config(mock, token_expires_in=3600)
-
-
-def chat(gw, key, body):
-    return gw.request("POST", "/v1/chat/completions", body=body,
-                      headers={"Authorization": "Bearer " + key})
-
-
-def messages(gw, key, body):
-    return gw.request("POST", "/v1/messages", body=body,
-                      headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
 
 
 def upstream_call(mock, m):
@@ -137,9 +114,9 @@ def model_path(publisher, model, verb):
 
 def test_claude_chat_whole(vgw, vkey, mock):
     m = marker()
-    r = chat(vgw, vkey, {"model": "claude-vx", "max_tokens": 50,
-                         "messages": [{"role": "system", "content": "be brief"},
-                                      {"role": "user", "content": "hello " + m}]})
+    r = post_chat(vgw, vkey, {"model": "claude-vx", "max_tokens": 50,
+                              "messages": [{"role": "system", "content": "be brief"},
+                                           {"role": "user", "content": "hello " + m}]})
     assert r.status == 200, r
     doc = r.json()
     assert doc["object"] == "chat.completion"
@@ -161,17 +138,12 @@ def test_claude_chat_whole(vgw, vkey, mock):
 
 def test_claude_chat_stream_with_tool(vgw, vkey, mock):
     m = marker()
-    s = SSEStream(vgw.port, {"model": "claude-vx", "stream": True,
-                             "stream_options": {"include_usage": True},
-                             "tools": [{"type": "function", "function": {
-                                 "name": "lookup", "parameters": {"type": "object"}}}],
-                             "messages": [{"role": "user",
-                                           "content": m + " [[mock:tool=lookup]]"}]},
-                  headers={"Authorization": "Bearer " + vkey})
-    try:
-        s.read_all()
-    finally:
-        s.close()
+    s = post_chat_stream(vgw, vkey, {"model": "claude-vx", "stream": True,
+                                     "stream_options": {"include_usage": True},
+                                     "tools": [{"type": "function", "function": {
+                                         "name": "lookup", "parameters": {"type": "object"}}}],
+                                     "messages": [{"role": "user",
+                                                   "content": m + " [[mock:tool=lookup]]"}]})
     assert s.status == 200
     chunks, done, errors, garbage = parse_events(s.events)
     assert done and not errors and not garbage, s.events
@@ -187,24 +159,11 @@ def test_claude_chat_stream_with_tool(vgw, vkey, mock):
     assert json.loads(q["body"])["stream"] is True
 
 
-def read_anthropic_stream(gw, key, body):
-    conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=HTTP_TIMEOUT)
-    try:
-        conn.request("POST", "/v1/messages", body=json.dumps(body),
-                     headers={"x-api-key": key, "anthropic-version": "2023-06-01",
-                              "content-type": "application/json"})
-        resp = conn.getresponse()
-        text = resp.read().decode()
-        return resp.status, text
-    finally:
-        conn.close()
-
-
 def test_claude_messages_relayed(vgw, vkey, mock):
     m = marker()
     body = {"model": "claude-vx", "max_tokens": 20,
             "messages": [{"role": "user", "content": "hi " + m}]}
-    r = messages(vgw, vkey, body)
+    r = post_messages(vgw, vkey, body)
     assert r.status == 200, r
     doc = r.json()
     assert doc["type"] == "message" and doc["content"][0]["text"] == "echo: hi " + m, doc
@@ -213,9 +172,9 @@ def test_claude_messages_relayed(vgw, vkey, mock):
     assert sent == {"max_tokens": 20, "messages": body["messages"],
                     "anthropic_version": "vertex-2023-10-16"}, sent
 
-    status, text = read_anthropic_stream(vgw, vkey, dict(body, stream=True))
-    assert status == 200, text
-    names = [line[7:] for line in text.splitlines() if line.startswith("event: ")]
+    s = post_messages_stream(vgw, vkey, dict(body, stream=True))
+    assert s.status == 200, s.raw
+    names = s.names()
     assert names[0] == "message_start" and names[-1] == "message_stop", names
     assert "content_block_delta" in names, names
 
@@ -226,8 +185,8 @@ def test_claude_messages_relayed(vgw, vkey, mock):
 
 def test_gemini_chat_whole_and_messages(vgw, vkey, mock):
     m = marker()
-    r = chat(vgw, vkey, {"model": "gemini-vx", "temperature": 0.5,
-                         "messages": [{"role": "user", "content": "hey " + m}]})
+    r = post_chat(vgw, vkey, {"model": "gemini-vx", "temperature": 0.5,
+                              "messages": [{"role": "user", "content": "hey " + m}]})
     assert r.status == 200, r
     assert r.json()["choices"][0]["message"]["content"] == "echo: hey " + m
     q = upstream_call(mock, m)
@@ -238,8 +197,8 @@ def test_gemini_chat_whole_and_messages(vgw, vkey, mock):
     assert sent["generationConfig"]["temperature"] == 0.5, sent
 
     m2 = marker()
-    r = messages(vgw, vkey, {"model": "gemini-vx", "max_tokens": 30,
-                             "messages": [{"role": "user", "content": "yo " + m2}]})
+    r = post_messages(vgw, vkey, {"model": "gemini-vx", "max_tokens": 30,
+                                  "messages": [{"role": "user", "content": "yo " + m2}]})
     assert r.status == 200, r
     doc = r.json()
     assert doc["type"] == "message" and doc["content"][0]["text"] == "echo: yo " + m2, doc
@@ -248,13 +207,8 @@ def test_gemini_chat_whole_and_messages(vgw, vkey, mock):
 
 def test_gemini_chat_stream(vgw, vkey, mock):
     m = marker()
-    s = SSEStream(vgw.port, {"model": "gemini-vx", "stream": True,
-                             "messages": [{"role": "user", "content": "one two " + m}]},
-                  headers={"Authorization": "Bearer " + vkey})
-    try:
-        s.read_all()
-    finally:
-        s.close()
+    s = post_chat_stream(vgw, vkey, {"model": "gemini-vx", "stream": True,
+                                     "messages": [{"role": "user", "content": "one two " + m}]})
     chunks, done, errors, _ = parse_events(s.events)
     assert s.status == 200 and done and not errors, s.events
     text = "".join(ch["delta"].get("content") or "" for c in chunks for ch in c["choices"])
@@ -278,7 +232,8 @@ def test_token_fetched_once_and_reused(fresh_gateway, mock):
     key = g.create_key("t")["key"]
     before = token_requests(mock)
     for _ in range(3):
-        r = chat(g, key, {"model": "claude-vx", "messages": [{"role": "user", "content": "a"}]})
+        r = post_chat(g, key, {"model": "claude-vx",
+                               "messages": [{"role": "user", "content": "a"}]})
         assert r.status == 200, r
     assert token_requests(mock) - before == 1
     # the token request itself: a JWT-bearer grant, form-encoded
@@ -295,13 +250,13 @@ def test_token_refreshed_before_expiry(fresh_gateway, mock, token_ttl):
     key = g.create_key("t")["key"]
     body = {"model": "gemini-vx", "messages": [{"role": "user", "content": "a"}]}
     before = token_requests(mock)
-    assert chat(g, key, body).status == 200
-    assert chat(g, key, body).status == 200
+    assert post_chat(g, key, body).status == 200
+    assert post_chat(g, key, body).status == 200
     assert token_requests(mock) - before == 2  # cold, then a refresh
     token_ttl(3600)
-    assert chat(g, key, body).status == 200  # refreshes once more (the 200 s token)
-    assert chat(g, key, body).status == 200
-    assert chat(g, key, body).status == 200
+    assert post_chat(g, key, body).status == 200  # refreshes once more (the 200 s token)
+    assert post_chat(g, key, body).status == 200
+    assert post_chat(g, key, body).status == 200
     assert token_requests(mock) - before == 3
 
 
@@ -314,12 +269,12 @@ def test_token_refused_is_the_gateways_problem(fresh_gateway, mock, tmp_path):
     g = fresh_gateway(private_key=pem.read_text())
     key = g.create_key("t")["key"]
     m = marker()
-    r = chat(g, key, {"model": "claude-vx", "messages": [{"role": "user", "content": m}]})
+    r = post_chat(g, key, {"model": "claude-vx", "messages": [{"role": "user", "content": m}]})
     err = assert_openai_error(r, 502, code="upstream_auth_failed")
     assert "access token" in err["message"] and "invalid_grant" in err["message"], err
     assert not [q for q in mock.find(m)], "no model call without a token"
-    r = messages(g, key, {"model": "gemini-vx", "max_tokens": 5,
-                          "messages": [{"role": "user", "content": m}]})
+    r = post_messages(g, key, {"model": "gemini-vx", "max_tokens": 5,
+                               "messages": [{"role": "user", "content": m}]})
     assert r.status == 502 and r.json()["type"] == "error", r
     row = g.usage_row(r.headers["x-request-id"])
     assert row["error"] == "upstream_auth_failed", row
@@ -330,7 +285,7 @@ def test_refused_parameter_costs_no_token(fresh_gateway, mock):
     g = fresh_gateway()
     key = g.create_key("t")["key"]
     before = token_requests(mock)
-    r = chat(g, key, {"model": "claude-vx", "n": 2,
-                      "messages": [{"role": "user", "content": "a"}]})
+    r = post_chat(g, key, {"model": "claude-vx", "n": 2,
+                           "messages": [{"role": "user", "content": "a"}]})
     assert_openai_error(r, 400)
     assert token_requests(mock) == before
