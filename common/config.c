@@ -367,9 +367,9 @@ static int vertex_defaults(struct ctx *c, yaml_node_t *item, struct gw_provider_
     if (!p->base_url) {
         char url[300];
         if (strcmp(p->region, "global") == 0)
-            snprintf(url, sizeof url, "https://aiplatform.googleapis.com/v1");
+            snprintf(url, sizeof url, "https://aiplatform.googleapis.com");
         else
-            snprintf(url, sizeof url, "https://%s-aiplatform.googleapis.com/v1", p->region);
+            snprintf(url, sizeof url, "https://%s-aiplatform.googleapis.com", p->region);
         p->base_url = gw_arena_strdup(a, url);
     }
     if (!p->anthropic_version)
@@ -403,13 +403,13 @@ static int provider_defaults(struct ctx *c, yaml_node_t *item, struct gw_provide
     switch (p->type) {
     case GW_PROVIDER_ANTHROPIC:
         if (!p->base_url)
-            p->base_url = "https://api.anthropic.com/v1";
+            p->base_url = "https://api.anthropic.com";
         if (!p->anthropic_version)
             p->anthropic_version = "2023-06-01";
         break;
     case GW_PROVIDER_GEMINI:
         if (!p->base_url)
-            p->base_url = "https://generativelanguage.googleapis.com/v1beta";
+            p->base_url = "https://generativelanguage.googleapis.com";
         break;
     case GW_PROVIDER_BEDROCK:
         if (!p->region)

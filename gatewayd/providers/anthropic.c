@@ -1,4 +1,4 @@
-/* The anthropic adapter: Anthropic's Messages API (POST {base_url}/messages)
+/* The anthropic adapter: Anthropic's Messages API (POST {base_url}/v1/messages)
  * as an upstream, from both front doors.
  *
  * /v1/messages: relay. The caller's body goes up byte for byte with only
@@ -106,7 +106,7 @@ static enum gw_stage_rc chat(struct gw_request *r)
     if (p->api_key)
         rc |= add_header(&h, "x-api-key", p->api_key);
     struct gw_buf url = {0};
-    rc |= gw_buf_printf(&url, "%s/messages", p->base_url);
+    rc |= gw_buf_printf(&url, "%s/v1/messages", p->base_url);
     if (rc != 0) {
         curl_slist_free_all(h);
         gw_buf_free(&url);

@@ -3,7 +3,7 @@
  *
  * Chat: r->json (the chat-completions form) is translated into a
  * generateContent body (gemini_request.c) and POSTed to
- * {base_url}/models/{model}:generateContent, or to
+ * {base_url}/v1beta/models/{model}:generateContent, or to
  * :streamGenerateContent?alt=sse for streams; the answer is decoded by the
  * Gemini codec (gemini_answer.c) into the caller's format. The provider's
  * api_key goes in x-goog-api-key; the caller's key never leaves the
@@ -11,7 +11,7 @@
  *
  * Embeddings: every input item (a string, or a token array decoded with
  * the encoding of the model, when it has one) becomes one request of
- * {base_url}/models/{model}:batchEmbedContents, `dimensions` its
+ * {base_url}/v1beta/models/{model}:batchEmbedContents, `dimensions` its
  * outputDimensionality; the answer is written in OpenAI's embeddings shape,
  * floats or (encoding_format base64) little-endian float32 in base64; more
  * than the 100 items a batch may hold is a 400 (the caller splits). The
@@ -67,7 +67,8 @@ static enum gw_stage_rc chat(struct gw_request *r)
     if (!body)
         return GW_STAGE_RESPOND;
     char model[512], url[2048];
-    snprintf(url, sizeof url, "%s/%s:%s", r->provider->base_url, model_name(r, model, sizeof model),
+    snprintf(url, sizeof url, "%s/v1beta/%s:%s", r->provider->base_url,
+             model_name(r, model, sizeof model),
              r->stream ? "streamGenerateContent?alt=sse" : "generateContent");
     return gw_xlate_submit(r, &gw_gemini_codec, NULL, 0, url, headers(r), body, len);
 }
@@ -252,7 +253,7 @@ static enum gw_stage_rc embeddings(struct gw_request *r)
     }
     r->prompt_tokens = gw_tokens_input(r);
     char url[2048];
-    snprintf(url, sizeof url, "%s/%s:batchEmbedContents", r->provider->base_url, model);
+    snprintf(url, sizeof url, "%s/v1beta/%s:batchEmbedContents", r->provider->base_url, model);
     return gw_xlate_submit(r, &embed_codec, st, 0, url, headers(r), text, strlen(text));
 }
 

@@ -1,7 +1,7 @@
 /* Google Vertex AI as an upstream: Anthropic's Claude models through
  * rawPredict / streamRawPredict and Google's Gemini models through
  * generateContent / streamGenerateContent, on
- * {base_url}/projects/P/locations/L/publishers/{anthropic|google}/models/M.
+ * {base_url}/v1/projects/P/locations/L/publishers/{anthropic|google}/models/M.
  * The wire formats are the anthropic and gemini adapters' (their request
  * translation and answer codecs are reused); what is Vertex's own is the
  * URL and the credential: an OAuth2 access token obtained from the
@@ -251,7 +251,7 @@ static enum gw_stage_rc chat(struct gw_request *r)
     const char *verb = claude ? (r->stream ? "streamRawPredict" : "rawPredict")
                               : (r->stream ? "streamGenerateContent?alt=sse" : "generateContent");
     struct gw_buf url = {0};
-    gw_buf_printf(&url, "%s/projects/%s/locations/%s/publishers/%s/models/%s:%s", p->base_url,
+    gw_buf_printf(&url, "%s/v1/projects/%s/locations/%s/publishers/%s/models/%s:%s", p->base_url,
                   p->project, p->region, claude ? "anthropic" : "google", model, verb);
     c->url = gw_arena_strdup(r->arena, url.data ? url.data : "");
     gw_buf_free(&url);

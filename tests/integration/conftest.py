@@ -512,7 +512,7 @@ BASE_MODELS = """\
 """
 
 
-def mock_provider(mock_port, name, ptype, path="/v1", api_key="env:MOCK_PROVIDER_KEY",
+def mock_provider(mock_port, name, ptype, path="", api_key="env:MOCK_PROVIDER_KEY",
                   **fields):
     """One provider (a line under providers:) whose base URL is the mock's
     path; api_key=None leaves the key out; fields follow, their values quoted."""

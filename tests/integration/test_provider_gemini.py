@@ -47,8 +47,7 @@ def ggw(mock, dead_port, tmp_path_factory):
     """A gateway with a gemini provider `gem` pointed at the mock."""
     yield from serve(Gateway(tmp_path_factory.mktemp("gemini"), mock.port, dead_port,
                              extra_models=GEMINI_MODELS, name="gemini",
-                             extra_providers=mock_provider(mock.port, "gem", "gemini",
-                                                           path="/v1beta")))
+                             extra_providers=mock_provider(mock.port, "gem", "gemini")))
 
 
 @pytest.fixture(scope="module")

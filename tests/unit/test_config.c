@@ -118,11 +118,10 @@ static void test_provider_types(void **state)
     if (!cfg)
         fail_msg("%s", err);
     assert_int_equal(cfg->providers[0].type, GW_PROVIDER_ANTHROPIC);
-    assert_string_equal(cfg->providers[0].base_url, "https://api.anthropic.com/v1");
+    assert_string_equal(cfg->providers[0].base_url, "https://api.anthropic.com");
     assert_string_equal(cfg->providers[0].anthropic_version, "2023-06-01");
     assert_int_equal(cfg->providers[1].type, GW_PROVIDER_GEMINI);
-    assert_string_equal(cfg->providers[1].base_url,
-                        "https://generativelanguage.googleapis.com/v1beta");
+    assert_string_equal(cfg->providers[1].base_url, "https://generativelanguage.googleapis.com");
     assert_int_equal(cfg->providers[2].type, GW_PROVIDER_BEDROCK);
     assert_string_equal(cfg->providers[2].base_url,
                         "https://bedrock-runtime.eu-west-3.amazonaws.com");
@@ -131,11 +130,11 @@ static void test_provider_types(void **state)
     assert_null(cfg->providers[2].aws_session_token);
     assert_int_equal(cfg->providers[3].type, GW_PROVIDER_VERTEX);
     assert_string_equal(cfg->providers[3].base_url,
-                        "https://europe-west1-aiplatform.googleapis.com/v1");
+                        "https://europe-west1-aiplatform.googleapis.com");
     assert_string_equal(cfg->providers[3].project, "gw-test-project"); /* from the key file */
     assert_string_equal(cfg->providers[3].anthropic_version, "vertex-2023-10-16");
     assert_non_null(cfg->providers[3].gcp_sa);
-    assert_string_equal(cfg->providers[4].base_url, "https://aiplatform.googleapis.com/v1");
+    assert_string_equal(cfg->providers[4].base_url, "https://aiplatform.googleapis.com");
     assert_string_equal(cfg->providers[4].project, "other");
     assert_string_equal(gw_provider_type_name(GW_PROVIDER_BEDROCK), "bedrock");
     gw_config_free(cfg);
