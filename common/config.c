@@ -259,6 +259,30 @@ static int budgets_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
     return fail(c, v, k, "unknown key in budgets");
 }
 
+/* ---- durable answers ---------------------------------------------------- */
+
+static int durable_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_durable_answers *d = arg;
+    if (strcmp(k, "store") == 0) {
+        const char *s = scalar(v);
+        if (s && strcmp(s, "gone") == 0)
+            d->store = GW_DURABLE_GONE;
+        else if (s && strcmp(s, "all") == 0)
+            d->store = GW_DURABLE_ALL;
+        else if (s && strcmp(s, "off") == 0)
+            d->store = GW_DURABLE_OFF;
+        else
+            return fail(c, v, k, "expected gone, all or off");
+        return 0;
+    }
+    if (strcmp(k, "max_bytes") == 0)
+        return get_ll(c, v, k, 1024, 1LL << 26, &d->max_bytes);
+    if (strcmp(k, "retention_hours") == 0)
+        return get_int(c, v, k, 0, 24 * 3650, &d->retention_hours);
+    return fail(c, v, k, "unknown key in durable_answers (store, max_bytes, retention_hours)");
+}
+
 /* ---- providers ---------------------------------------------------------- */
 
 const struct gw_openai_preset gw_openai_presets[] = {
@@ -468,16 +492,6 @@ static int parse_providers(struct ctx *c, yaml_node_t *seq)
 
 /* ---- models ------------------------------------------------------------- */
 
-static int deployment_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
-{
-    struct gw_deployment_cfg *d = arg;
-    if (strcmp(k, "provider") == 0)
-        return get_str(c, v, k, &d->provider_name);
-    if (strcmp(k, "model") == 0)
-        return get_str(c, v, k, &d->model);
-    return fail(c, v, k, "unknown key in a deployment");
-}
-
 static int pricing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_pricing *p = arg;
@@ -492,6 +506,89 @@ static int pricing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
     return fail(c, v, k, "unknown key in pricing");
 }
 
+static int deployment_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_deployment_cfg *d = arg;
+    if (strcmp(k, "provider") == 0)
+        return get_str(c, v, k, &d->provider_name);
+    if (strcmp(k, "model") == 0)
+        return get_str(c, v, k, &d->model);
+    if (strcmp(k, "weight") == 0)
+        return get_int(c, v, k, 0, 1000000, &d->weight);
+    if (strcmp(k, "priority") == 0)
+        return get_int(c, v, k, -1000000, 1000000, &d->priority);
+    if (strcmp(k, "pricing") == 0) {
+        d->has_pricing = 1;
+        return each_pair(c, v, k, pricing_pair, &d->pricing);
+    }
+    return fail(c, v, k, "unknown key in a deployment");
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static const char *const strategies[] = {"fallback", "round-robin", "weighted",
+                                         "latency",  "least-busy",  "cost"};
+
+static int get_strategy(struct ctx *c, yaml_node_t *v, const char *k, enum gw_strategy *out)
+{
+    const char *s = scalar(v);
+    for (int i = GW_STRATEGY_FALLBACK; s && i <= GW_STRATEGY_COST; i++)
+        if (strcmp(s, strategies[i]) == 0) {
+            *out = (enum gw_strategy)i;
+            return 0;
+        }
+    return fail(c, v, k,
+                "expected fallback, round-robin, weighted, latency, least-busy or cost, got '%s'",
+                s ? s : "?");
+}
+
+static int breaker_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_breaker_cfg *b = arg;
+    if (strcmp(k, "enabled") == 0)
+        return get_bool(c, v, k, &b->enabled);
+    if (strcmp(k, "failures") == 0)
+        return get_int(c, v, k, 0, 1000000, &b->failures);
+    if (strcmp(k, "failure_rate") == 0) {
+        if (get_double(c, v, k, &b->failure_rate) != 0)
+            return -1;
+        if (b->failure_rate > 1)
+            return fail(c, v, k, "a share between 0 and 1, got '%s'", scalar(v));
+        return 0;
+    }
+    if (strcmp(k, "min_requests") == 0)
+        return get_int(c, v, k, 1, 1000000, &b->min_requests);
+    if (strcmp(k, "window_s") == 0)
+        return get_int(c, v, k, 1, 86400, &b->window_s);
+    if (strcmp(k, "cooldown_s") == 0)
+        return get_int(c, v, k, 0, 86400, &b->cooldown_s);
+    return fail(c, v, k,
+                "unknown key in circuit_breaker (enabled, failures, failure_rate, min_requests, "
+                "window_s, cooldown_s)");
+}
+
+static int routing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_routing *r = arg;
+    if (strcmp(k, "strategy") == 0)
+        return get_strategy(c, v, k, &r->strategy);
+    if (strcmp(k, "circuit_breaker") == 0)
+        return each_pair(c, v, k, breaker_pair, &r->breaker);
+    return fail(c, v, k, "unknown key in routing (strategy, circuit_breaker)");
+}
+
+/* Stable insertion sort by priority: ties keep the order of the file. */
+static void sort_by_priority(struct gw_deployment_cfg *d, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct gw_deployment_cfg x = d[i];
+        size_t j = i;
+        for (; j > 0 && d[j - 1].priority > x.priority; j--)
+            d[j] = d[j - 1];
+        d[j] = x;
+    }
+}
+
 static int model_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_model_cfg *m = arg;
@@ -501,6 +598,10 @@ static int model_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return each_pair(c, v, k, pricing_pair, &m->pricing);
     if (strcmp(k, "timeouts") == 0)
         return each_pair(c, v, k, timeouts_pair, &m->timeouts);
+    if (strcmp(k, "strategy") == 0)
+        return get_strategy(c, v, k, &m->strategy);
+    if (strcmp(k, "circuit_breaker") == 0)
+        return each_pair(c, v, k, breaker_pair, &m->breaker);
     if (strcmp(k, "deployments") == 0) {
         if (v->type != YAML_SEQUENCE_NODE)
             return fail(c, v, k, "expected a list");
@@ -510,6 +611,7 @@ static int model_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         for (size_t i = 0; i < n; i++) {
             yaml_node_t *item = node(c, v->data.sequence.items.start[i]);
             struct gw_deployment_cfg *d = &m->deployments[i];
+            d->weight = 1;
             if (each_pair(c, item, k, deployment_pair, d) != 0)
                 return -1;
             if (!d->provider_name)
@@ -519,7 +621,13 @@ static int model_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
                 return fail(c, item, "provider", "no provider named '%s'", d->provider_name);
             if (!d->model)
                 d->model = m->name;
+            for (size_t j = 0; j < i; j++)
+                if (m->deployments[j].provider == d->provider &&
+                    strcmp(m->deployments[j].model, d->model) == 0)
+                    return fail(c, item, k, "provider '%s' with model '%s' is listed twice",
+                                d->provider_name, d->model);
         }
+        sort_by_priority(m->deployments, n);
         return 0;
     }
     return fail(c, v, k, "unknown key in a model");
@@ -541,6 +649,9 @@ static int parse_models(struct ctx *c, yaml_node_t *seq)
                 if (ks && strcmp(ks, "name") == 0 && get_str(c, node(c, p->value), ks, &ms[i].name))
                     return -1;
             }
+        ms[i].index = (int)i;
+        ms[i].strategy = c->cfg->routing.strategy; /* routing: is parsed by now */
+        ms[i].breaker = c->cfg->routing.breaker;
         if (each_pair(c, item, "models", model_pair, &ms[i]) != 0)
             return -1;
         if (!ms[i].name)
@@ -613,6 +724,10 @@ static int top_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return each_pair(c, v, k, rl_pair, &cfg->rate_limiting);
     if (strcmp(k, "budgets") == 0)
         return each_pair(c, v, k, budgets_pair, &cfg->budgets);
+    if (strcmp(k, "durable_answers") == 0)
+        return each_pair(c, v, k, durable_pair, &cfg->durable_answers);
+    if (strcmp(k, "routing") == 0)
+        return each_pair(c, v, k, routing_pair, &cfg->routing);
     return fail(c, v, k, "unknown key");
 }
 
@@ -636,6 +751,17 @@ static void set_defaults(struct gw_config *cfg)
     cfg->rate_limiting = (struct gw_rate_limiting){
         .enabled = 1, .rpm = 600, .tpm = 1000000, .default_max_tokens = 1024};
     cfg->budgets = (struct gw_budgets){.enabled = 1, .soft_threshold_pct = 80};
+    cfg->durable_answers = (struct gw_durable_answers){
+        .store = GW_DURABLE_GONE, .max_bytes = 1048576, .retention_hours = 24};
+    cfg->routing = (struct gw_routing){
+        .strategy = GW_STRATEGY_FALLBACK,
+        .breaker = {.enabled = 1,
+                    .failures = 5,
+                    .failure_rate = 0.5,
+                    .min_requests = 10,
+                    .window_s = 60,
+                    .cooldown_s = 30},
+    };
 }
 
 static void inherit(int *v, int def)
@@ -677,9 +803,18 @@ static void add_env_providers(struct gw_config *cfg)
         if (strcmp(pr->type, "openai") == 0)
             for (size_t i = 0; i < add; i++) {
                 struct gw_deployment_cfg *d = gw_arena_calloc(cfg->arena, sizeof *d);
-                *d = (struct gw_deployment_cfg){"openai", models[i], (int)np};
-                ms[nm++] = (struct gw_model_cfg){
-                    .name = models[i], .deployments = d, .n_deployments = 1, .pricing = prices[i]};
+                *d = (struct gw_deployment_cfg){.provider_name = "openai",
+                                                .model = models[i],
+                                                .provider = (int)np,
+                                                .weight = 1};
+                ms[nm] = (struct gw_model_cfg){.name = models[i],
+                                               .index = (int)nm,
+                                               .deployments = d,
+                                               .n_deployments = 1,
+                                               .pricing = prices[i],
+                                               .strategy = cfg->routing.strategy,
+                                               .breaker = cfg->routing.breaker};
+                nm++;
             }
         np++;
     }
@@ -818,4 +953,9 @@ int gw_config_provider_index(const struct gw_config *cfg, const char *name)
 const char *gw_provider_type_name(enum gw_provider_type t)
 {
     return (unsigned)t <= GW_PROVIDER_VERTEX ? provider_types[t] : "?";
+}
+
+const char *gw_strategy_name(enum gw_strategy s)
+{
+    return (unsigned)s <= GW_STRATEGY_COST ? strategies[s] : "?";
 }

@@ -41,12 +41,6 @@ struct gw_provider_cfg {
     const struct gw_gcp_sa *gcp_sa;
 };
 
-struct gw_deployment_cfg {
-    const char *provider_name;
-    const char *model; /* the upstream model name */
-    int provider;      /* index into gw_config.providers */
-};
-
 struct gw_pricing {
     /* USD per million tokens; cached_input: prompt tokens read from the
      * provider's prompt cache (default: the input price); cache_write:
@@ -54,12 +48,53 @@ struct gw_pricing {
     double input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok;
 };
 
+struct gw_deployment_cfg {
+    const char *provider_name;
+    const char *model; /* the upstream model name */
+    int provider;      /* index into gw_config.providers */
+    int weight;        /* share of traffic under the weighted strategy (default 1) */
+    int priority;      /* lower first; a model's list is sorted by it, ties in file order */
+    int has_pricing;   /* pricing below replaces the model's for this deployment */
+    struct gw_pricing pricing;
+};
+
+/* How a model group picks one of its deployments (docs/routing.md). */
+enum gw_strategy {
+    GW_STRATEGY_FALLBACK,    /* priority order: the first healthy one */
+    GW_STRATEGY_ROUND_ROBIN, /* each healthy one in turn */
+    GW_STRATEGY_WEIGHTED,    /* at random, in proportion to weight */
+    GW_STRATEGY_LATENCY,     /* lowest average time to first byte */
+    GW_STRATEGY_LEAST_BUSY,  /* fewest requests in flight */
+    GW_STRATEGY_COST,        /* cheapest input + output price */
+};
+
+/* A deployment's circuit breaker: it opens after `failures` failures in a
+ * row, or a failure rate of at least failure_rate over the last window_s
+ * with at least min_requests outcomes; it stays open cooldown_s, then lets
+ * one probe through. */
+struct gw_breaker_cfg {
+    int enabled;
+    int failures;        /* 0: no consecutive-failure rule */
+    double failure_rate; /* 0: no failure-rate rule */
+    int min_requests;
+    int window_s;
+    int cooldown_s;
+};
+
+struct gw_routing {
+    enum gw_strategy strategy;     /* default for models that name none */
+    struct gw_breaker_cfg breaker; /* default for models without circuit_breaker */
+};
+
 struct gw_model_cfg {
     const char *name;
-    struct gw_deployment_cfg *deployments;
+    int index; /* position in gw_config.models; -1 for a request's own PROVIDER/MODEL */
+    struct gw_deployment_cfg *deployments; /* sorted by priority */
     size_t n_deployments;
     struct gw_pricing pricing;
     struct gw_timeouts timeouts; /* already merged with the global ones */
+    enum gw_strategy strategy;
+    struct gw_breaker_cfg breaker; /* already merged with routing.circuit_breaker */
 };
 
 struct gw_limits {
@@ -90,6 +125,20 @@ struct gw_budgets {
     int soft_threshold_pct; /* log and count when spend crosses this share */
 };
 
+/* durable_answers: whose answers are kept for GET /v1/gw/requests/{id}
+ * (gatewayd/durable.h) */
+enum gw_durable_store {
+    GW_DURABLE_GONE, /* answers whose client left before receiving them whole */
+    GW_DURABLE_ALL,  /* every answer */
+    GW_DURABLE_OFF,  /* none */
+};
+
+struct gw_durable_answers {
+    enum gw_durable_store store;
+    long long max_bytes; /* kept per answer; a longer one is cut (complete: false) */
+    int retention_hours; /* 0: kept until deleted by hand */
+};
+
 struct gw_config {
     struct gw_arena *arena; /* owns everything below */
     const char *path;       /* the file, or "(embedded default)" */
@@ -109,6 +158,8 @@ struct gw_config {
     struct gw_content_policy content_policy;
     struct gw_rate_limiting rate_limiting;
     struct gw_budgets budgets;
+    struct gw_durable_answers durable_answers;
+    struct gw_routing routing;
 };
 
 /* Loads path (or the embedded default when path is NULL). On error returns
@@ -122,6 +173,8 @@ void gw_config_free(struct gw_config *cfg);
 const struct gw_model_cfg *gw_config_model(const struct gw_config *cfg, const char *name);
 int gw_config_provider_index(const struct gw_config *cfg, const char *name);
 const char *gw_provider_type_name(enum gw_provider_type t);
+/* "fallback", "round-robin", "weighted", "latency", "least-busy", "cost". */
+const char *gw_strategy_name(enum gw_strategy s);
 
 /* OpenAI-compatible services known by name: `type: groq` is `type: openai`
  * with the service's base URL (and, in the embedded default, the

@@ -42,3 +42,14 @@ void gw_random_bytes(void *out, size_t n)
 {
     randombytes_buf(out, n);
 }
+
+unsigned long long gw_fast_random(void)
+{
+    static _Thread_local unsigned long long state;
+    if (!state)
+        gw_random_bytes(&state, sizeof state);
+    unsigned long long z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}

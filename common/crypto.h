@@ -21,5 +21,9 @@ void gw_key_hash(const char *secret, size_t len, unsigned char out[GW_KEY_HASH_L
 void gw_random_id(char *out, const char *prefix, size_t nbytes);
 /* n bytes from the system's CSPRNG. */
 void gw_random_bytes(void *out, size_t n);
+/* A fast non-cryptographic 64-bit random number (splitmix64 per thread,
+ * seeded once from the system's CSPRNG): for ids and load spreading, where
+ * uniqueness and spread matter, not secrecy. */
+unsigned long long gw_fast_random(void);
 
 #endif

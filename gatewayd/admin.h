@@ -33,4 +33,7 @@ cJSON *gw_admin_fail(struct gw_admin_ctx *ctx, const char *code, const char *fmt
     __attribute__((format(printf, 3, 4)));
 extern gw_admin_reload_fn gw_admin_reload;
 
+/* admin_requests.c: request.show, a request's stored answer. */
+cJSON *gw_admin_cmd_request_show(struct gw_admin_ctx *ctx, const cJSON *args);
+
 #endif

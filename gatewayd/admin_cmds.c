@@ -13,6 +13,7 @@
 #include "admin.h"
 #include "budget.h"
 #include "crypto.h"
+#include "deployments.h"
 #include "http.h"
 #include "keys.h"
 #include "request.h"
@@ -715,6 +716,46 @@ static cJSON *cmd_usage_report(struct gw_admin_ctx *ctx, const cJSON *args)
 
 /* ---- status, reload ---------------------------------------------------- */
 
+struct status_deps {
+    cJSON *list;
+    long long now_us;
+};
+
+/* One deployment of the current config and its live state. */
+static void status_deployment(const struct gw_model_cfg *m, const struct gw_deployment_cfg *dc,
+                              struct gw_deployment *d, void *arg)
+{
+    struct status_deps *sd = arg;
+    cJSON *o = cJSON_CreateObject();
+    char label[600];
+    snprintf(label, sizeof label, "%s/%s", dc->provider_name, dc->model);
+    long long until = 0;
+    enum gw_breaker_state st =
+        d ? gw_breaker_view(&d->breaker, sd->now_us, &until) : GW_BREAKER_CLOSED;
+    long long ttfb = d ? atomic_load(&d->ttfb_ewma_us) : 0;
+    cJSON_AddStringToObject(o, "model", m->name);
+    cJSON_AddStringToObject(o, "deployment", label);
+    cJSON_AddStringToObject(o, "provider", dc->provider_name);
+    cJSON_AddStringToObject(o, "upstream_model", dc->model);
+    cJSON_AddStringToObject(o, "strategy", gw_strategy_name(m->strategy));
+    cJSON_AddNumberToObject(o, "priority", dc->priority);
+    cJSON_AddNumberToObject(o, "weight", dc->weight);
+    cJSON_AddStringToObject(o, "state", gw_breaker_state_name(st));
+    if (until > sd->now_us)
+        cJSON_AddNumberToObject(o, "half_open_in_s",
+                                (double)((until - sd->now_us + 999999) / 1000000));
+    else
+        cJSON_AddNullToObject(o, "half_open_in_s");
+    cJSON_AddNumberToObject(o, "in_flight", d ? (double)atomic_load(&d->in_flight) : 0);
+    cJSON_AddNumberToObject(o, "requests", d ? (double)atomic_load(&d->requests) : 0);
+    cJSON_AddNumberToObject(o, "failures", d ? (double)atomic_load(&d->failures) : 0);
+    if (ttfb)
+        cJSON_AddNumberToObject(o, "ttfb_ms", (double)(ttfb / 100) / 10);
+    else
+        cJSON_AddNullToObject(o, "ttfb_ms");
+    cJSON_AddItemToArray(sd->list, o);
+}
+
 static cJSON *cmd_status(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     struct gw_cfg_ref *ref = gw_runtime_config_acquire();
@@ -746,6 +787,8 @@ static cJSON *cmd_status(struct gw_admin_ctx *ctx, const cJSON *args)
     cJSON_AddNumberToObject(ring, "written", (double)ws.written);
     cJSON_AddNumberToObject(ring, "stalls", (double)ws.stalls);
     cJSON_AddNumberToObject(ring, "errors", (double)ws.errors);
+    struct status_deps sd = {cJSON_AddArrayToObject(res, "deployments"), gw_now_us()};
+    gw_deployments_each(cfg, status_deployment, &sd);
     gw_runtime_config_release(ref);
     return res;
 }
@@ -778,6 +821,7 @@ static const struct {
     {"team.list", cmd_team_list},
     {"team.show", cmd_team_show},
     {"usage.report", cmd_usage_report},
+    {"request.show", gw_admin_cmd_request_show}, /* admin_requests.c */
     {"status", cmd_status},
     {"reload", cmd_reload},
 };

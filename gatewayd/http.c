@@ -41,6 +41,11 @@ const char *gw_request_header(struct gw_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn_mhd, MHD_HEADER_KIND, name);
 }
 
+const char *gw_request_query(struct gw_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn_mhd, MHD_GET_ARGUMENT_KIND, name);
+}
+
 void gw_http_wake_locked(struct gw_request *r)
 {
     if (r->suspended && r->conn) {
@@ -51,6 +56,8 @@ void gw_http_wake_locked(struct gw_request *r)
 
 /* ---- routes ------------------------------------------------------------- */
 
+/* A path ending in '/' is a prefix: it matches itself followed by one
+ * non-empty segment (an id), which the stage reads from r->path. */
 struct route {
     const char *path, *method;
     enum gw_api api; /* GW_API_NONE: answered by http.c itself */
@@ -65,15 +72,25 @@ static const struct route routes[] = {
     {"/embeddings", "POST", GW_API_EMBEDDINGS},
     {"/v1/messages", "POST", GW_API_MESSAGES},
     {"/v1/messages/count_tokens", "POST", GW_API_COUNT_TOKENS},
+    {"/v1/gw/requests", "GET", GW_API_REQUESTS},
+    {"/v1/gw/requests/", "GET", GW_API_REQUESTS},
     {"/health", "GET", GW_API_NONE},
     {"/metrics", "GET", GW_API_NONE},
 };
+
+static int path_matches(const struct route *rt, const char *path)
+{
+    size_t n = strlen(rt->path);
+    if (rt->path[n - 1] != '/')
+        return strcmp(path, rt->path) == 0;
+    return strncmp(path, rt->path, n) == 0 && path[n] && !strchr(path + n, '/');
+}
 
 static enum gw_stage_rc route_request(struct gw_request *r)
 {
     int path_known = 0;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-        if (strcmp(r->path, routes[i].path) != 0)
+        if (!path_matches(&routes[i], r->path))
             continue;
         path_known = 1;
         r->api = routes[i].api; /* errors take the shape of the path's front door */
@@ -268,6 +285,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     pthread_mutex_lock(&r->mu);
     r->conn = NULL;
     r->suspended = 0;
+    r->undelivered = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->dispatched;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->upstream_done && r->dispatched) {
         r->client_gone = 1;
         tell_upstream = r->transfer != NULL;

@@ -2,14 +2,19 @@
  * lock), rendered on demand. Status codes are counted for the codes the
  * gateway gives, with "other" for the rest. Every request that gets a usage
  * row (chat, messages and embeddings alike) is counted once, when its row is
- * made; the usage table has the split by endpoint. */
+ * made; the usage table has the split by endpoint. Per-deployment series
+ * (in flight, breaker state, time to first byte, requests, failures) are
+ * read from the deployments' live state (deployments.h), for the
+ * deployments of the current config. */
 #include "metrics.h"
 
 #include <stdatomic.h>
 #include <string.h>
 
 #include "budget.h"
+#include "deployments.h"
 #include "request.h"
+#include "runtime.h"
 #include "upstream.h"
 #include "writer.h"
 
@@ -80,6 +85,100 @@ static void help(struct gw_buf *o, const char *name, const char *type, const cha
     gw_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
+/* A label value, escaped as the exposition format wants (\\, \", \n). */
+static void label_value(struct gw_buf *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            gw_buf_printf(o, "\\%c", *s);
+        else if (*s == '\n')
+            gw_buf_puts(o, "\\n");
+        else
+            gw_buf_append(o, s, 1);
+    }
+}
+
+/* One family of per-deployment series: which value each sample shows. */
+enum dep_series { DEP_IN_FLIGHT, DEP_STATE, DEP_TTFB, DEP_REQUESTS, DEP_FAILURES, DEP_OPENED };
+
+struct dep_render {
+    struct gw_buf *o;
+    const char *name;
+    enum dep_series what;
+    long long now_us;
+};
+
+static void dep_sample(const struct gw_model_cfg *m, const struct gw_deployment_cfg *dc,
+                       struct gw_deployment *d, void *arg)
+{
+    struct dep_render *dr = arg;
+    long long v = 0;
+    if (d) {
+        switch (dr->what) {
+        case DEP_IN_FLIGHT:
+            v = atomic_load(&d->in_flight);
+            break;
+        case DEP_STATE:
+            v = gw_breaker_view(&d->breaker, dr->now_us, NULL);
+            break;
+        case DEP_TTFB:
+            v = atomic_load(&d->ttfb_ewma_us);
+            if (v == 0)
+                return; /* no sample yet: no value */
+            break;
+        case DEP_REQUESTS:
+            v = atomic_load(&d->requests);
+            break;
+        case DEP_FAILURES:
+            v = atomic_load(&d->failures);
+            break;
+        case DEP_OPENED:
+            v = atomic_load(&d->breaker.opened_total);
+            break;
+        }
+    } else if (dr->what == DEP_TTFB) {
+        return;
+    }
+    gw_buf_printf(dr->o, "%s{model=\"", dr->name);
+    label_value(dr->o, m->name);
+    gw_buf_puts(dr->o, "\",provider=\"");
+    label_value(dr->o, dc->provider_name);
+    gw_buf_puts(dr->o, "\",upstream_model=\"");
+    label_value(dr->o, dc->model);
+    if (dr->what == DEP_TTFB)
+        gw_buf_printf(dr->o, "\"} %.6f\n", (double)v / 1e6);
+    else
+        gw_buf_printf(dr->o, "\"} %lld\n", v);
+}
+
+static void render_deployments(struct gw_buf *o)
+{
+    static const struct {
+        const char *name, *type, *help;
+        enum dep_series what;
+    } families[] = {
+        {"gw_deployment_in_flight", "gauge", "Requests in flight to a deployment.", DEP_IN_FLIGHT},
+        {"gw_deployment_breaker_state", "gauge",
+         "Circuit breaker of a deployment: 0 closed, 1 open, 2 half-open.", DEP_STATE},
+        {"gw_deployment_ttfb_seconds", "gauge",
+         "Moving average of a deployment's time to first byte (successes).", DEP_TTFB},
+        {"gw_deployment_requests_total", "counter", "Requests routed to a deployment (ended).",
+         DEP_REQUESTS},
+        {"gw_deployment_failures_total", "counter",
+         "Requests to a deployment that failed upstream (5xx, 429, timeout, unreachable).",
+         DEP_FAILURES},
+        {"gw_deployment_breaker_opened_total", "counter",
+         "Times a deployment's circuit breaker opened.", DEP_OPENED},
+    };
+    struct gw_cfg_ref *ref = gw_runtime_config_acquire();
+    for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
+        help(o, families[f].name, families[f].type, families[f].help);
+        struct dep_render dr = {o, families[f].name, families[f].what, gw_now_us()};
+        gw_deployments_each(ref->cfg, dep_sample, &dr);
+    }
+    gw_runtime_config_release(ref);
+}
+
 void gw_metrics_render(struct gw_buf *o)
 {
     help(o, "gw_requests_total", "counter",
@@ -140,4 +239,5 @@ void gw_metrics_render(struct gw_buf *o)
     gw_buf_printf(o, "gw_usage_ring_stalls_total %lld\n", ws.stalls);
     help(o, "gw_usage_write_errors_total", "counter", "Failed usage writes (logged).");
     gw_buf_printf(o, "gw_usage_write_errors_total %lld\n", ws.errors);
+    render_deployments(o);
 }

@@ -1,7 +1,8 @@
 /* Process-wide counters for GET /metrics (Prometheus text format): requests
- * by status, tokens, cost, refusals by limit, gateway overhead, and the
- * state of the usage ring and upstream worker. Counting is one relaxed
- * atomic add; nothing here takes a lock. */
+ * by status, tokens, cost, refusals by limit, gateway overhead, the state of
+ * the usage ring and upstream worker, and each deployment's live state
+ * (deployments.h). Counting is one relaxed atomic add; nothing on the
+ * request path here takes a lock. */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
 

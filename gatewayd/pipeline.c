@@ -21,6 +21,7 @@
 static const struct gw_stage *const stages[] = {
     &gw_stage_auth,             /* who is calling: virtual key -> r->who */
     &gw_stage_models,           /* GET /v1/models answers here */
+    &gw_stage_requests,         /* GET /v1/gw/requests[/{id}] answers here */
     &gw_stage_parse,            /* body -> validated JSON */
     &gw_stage_parse_messages,   /* /v1/messages body -> validated, translated to chat form */
     &gw_stage_parse_embeddings, /* /v1/embeddings body -> validated JSON */

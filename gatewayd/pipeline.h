@@ -47,9 +47,12 @@ void *gw_pipeline_state(const struct gw_request *r, const struct gw_stage *stage
 /* Looks up a request header (case-insensitive); NULL if absent. Only on the
  * thread that is running the pipeline. */
 const char *gw_request_header(struct gw_request *r, const char *name);
+/* A query-string argument of the request URL (decoded); NULL if absent.
+ * Same thread rule. */
+const char *gw_request_query(struct gw_request *r, const char *name);
 
 extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_policy,
     gw_stage_ratelimit, gw_stage_route, gw_stage_budget, gw_stage_dispatch, gw_stage_parse_messages,
-    gw_stage_count_tokens, gw_stage_parse_embeddings;
+    gw_stage_count_tokens, gw_stage_parse_embeddings, gw_stage_requests;
 
 #endif

@@ -20,19 +20,6 @@ static void free_json(void *p)
     cJSON_Delete(p);
 }
 
-/* Request ids need uniqueness, not secrecy: a per-thread splitmix64 seeded
- * once from the system's CSPRNG saves a getrandom() call per request. */
-static unsigned long long id_random(void)
-{
-    static _Thread_local unsigned long long state;
-    if (!state)
-        gw_random_bytes(&state, sizeof state);
-    unsigned long long z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 struct gw_request *gw_request_new(void)
 {
     struct gw_arena *a = gw_arena_new(8192);
@@ -46,7 +33,7 @@ struct gw_request *gw_request_new(void)
      * so the usage table's primary key grows at its end (cheap inserts) */
     snprintf(r->id, sizeof r->id, "req_%012llx%012llx",
              (unsigned long long)r->t_start_wall_ms & 0xffffffffffffULL,
-             (unsigned long long)(id_random() & 0xffffffffffffULL));
+             (unsigned long long)(gw_fast_random() & 0xffffffffffffULL));
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
     r->fd = -1;
@@ -73,6 +60,7 @@ void gw_request_release(struct gw_request *r)
         free_json(r->json);
     gw_buf_free(&r->body);
     gw_buf_free(&r->out);
+    gw_durable_free(&r->kept);
     pthread_mutex_destroy(&r->mu);
     gw_runtime_config_release(r->cfgref);
     gw_arena_destroy(r->arena);

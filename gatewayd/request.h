@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "durable.h"
 #include "ratelimit.h"
 
 struct MHD_Connection;
@@ -31,6 +32,7 @@ enum gw_api {
     GW_API_MESSAGES = 4,     /* POST /v1/messages (Anthropic wire format) */
     GW_API_COUNT_TOKENS = 8, /* POST /v1/messages/count_tokens, answered locally */
     GW_API_EMBEDDINGS = 16,  /* POST /v1/embeddings (OpenAI wire format) */
+    GW_API_REQUESTS = 32,    /* GET /v1/gw/requests[/{id}]: stored answers (durable.h) */
 };
 
 /* The caller's identity, copied out of the key snapshot by the auth stage. */
@@ -107,6 +109,8 @@ struct gw_request {
     int paused;                   /* mu: the transfer is paused for backpressure */
     struct gw_buf out;            /* mu: response bytes not yet given to MHD */
     struct gw_transfer *transfer; /* mu: set while an upstream transfer runs */
+    struct gw_durable_copy kept;  /* mu: a streamed answer, kept to be stored (durable.h) */
+    int undelivered;              /* mu: the client did not get the whole response */
     void *provider_state;         /* the adapter's per-request state (arena) */
 
     /* accounting (written before upstream_done, read after) */

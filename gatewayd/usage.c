@@ -65,5 +65,6 @@ void gw_usage_record(struct gw_request *r)
     u->latency_ms = (double)(end - r->t_start_us) / 1000.0;
     u->ttfb_ms = r->t_up_first_us ? (double)(r->t_up_first_us - r->t_start_us) / 1000.0 : -1;
     u->overhead_us = r->overhead_us;
+    u->answer = gw_durable_capture(r); /* kept with the row, if it is to be (durable.h) */
     gw_writer_push_usage(u);
 }

@@ -1,4 +1,5 @@
-/* The writer thread: the only code that writes to SQLite.
+/* The writer thread: the only code that writes to SQLite: usage rows, the
+ * answers kept with them (durable.h), admin changes.
  *
  * DESIGN: producers (MHD threads finishing requests, the admin thread) push
  * pointers into a bounded multi-producer ring (Dmitry Vyukov's sequence-
@@ -25,9 +26,10 @@
 #include "db.h"
 #include "log.h"
 
-#define BATCH_MAX 1000
-#define LINGER_US 50000 /* longest a usage row waits for its commit */
-#define RING_MASK (GW_WRITER_RING_SLOTS - 1)
+#define BATCH_MAX      1000
+#define LINGER_US      50000 /* longest a usage row waits for its commit */
+#define RING_MASK      (GW_WRITER_RING_SLOTS - 1)
+#define PRUNE_EVERY_MS 60000 /* expired kept answers are deleted at most this often */
 
 enum item_kind { ITEM_USAGE, ITEM_JOB, ITEM_STOP };
 
@@ -59,7 +61,8 @@ static struct {
     pthread_t thread;
     int running;
     sqlite3 *db;
-    sqlite3_stmt *ins_usage;
+    sqlite3_stmt *ins_usage, *ins_answer, *del_answers;
+    long long pruned_ms; /* when expired answers were last deleted */
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv;
     atomic_int sleeping;
@@ -128,6 +131,11 @@ void gw_usage_rec_free(struct gw_usage_rec *rec)
     free(rec->provider);
     free(rec->upstream_model);
     free(rec->error);
+    if (rec->answer) {
+        free(rec->answer->content_type);
+        free(rec->answer->body);
+        free(rec->answer);
+    }
     free(rec);
 }
 
@@ -137,6 +145,29 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
+}
+
+static int insert_answer(const struct gw_usage_rec *u)
+{
+    const struct gw_answer_rec *a = u->answer;
+    sqlite3_stmt *st = W.ins_answer;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_text(st, 1, u->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->created_at_ms);
+    if (a->expires_at_ms)
+        sqlite3_bind_int64(st, 3, a->expires_at_ms);
+    bind_text(st, 4, u->key_id);
+    bind_text(st, 5, u->model);
+    sqlite3_bind_int(st, 6, u->status);
+    sqlite3_bind_int(st, 7, u->stream);
+    sqlite3_bind_int(st, 8, a->client_gone);
+    sqlite3_bind_int(st, 9, a->complete);
+    bind_text(st, 10, a->content_type);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)a->total);
+    sqlite3_bind_blob64(st, 12, a->body ? a->body : "", a->len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int insert_usage(const struct gw_usage_rec *u)
@@ -166,7 +197,28 @@ static int insert_usage(const struct gw_usage_rec *u)
     bind_text(st, 19, u->error);
     sqlite3_bind_int64(st, 20, u->cache_write_tokens);
     int rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (rc != SQLITE_DONE)
+        return rc;
+    return u->answer ? insert_answer(u) : SQLITE_OK;
+}
+
+/* Deletes the kept answers past their expiry, at most once a minute, inside
+ * the current transaction. (Readers never see an expired answer anyway.) A
+ * failure is only logged: it must not cost the batch its usage rows. */
+static void prune_answers(void)
+{
+    long long now = gw_wall_ms();
+    if (now - W.pruned_ms < PRUNE_EVERY_MS)
+        return;
+    W.pruned_ms = now;
+    sqlite3_stmt *st = W.del_answers;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        gw_error("writer: deleting expired answers failed: %s", sqlite3_errmsg(W.db));
+    else if (sqlite3_changes(W.db) > 0)
+        gw_debug("writer: deleted %d expired answers", sqlite3_changes(W.db));
+    sqlite3_reset(st);
 }
 
 static void job_finish(struct job *j, int rc)
@@ -191,6 +243,8 @@ static void commit_usage(struct item *items, int n)
         rc = sqlite3_exec(W.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         for (int i = 0; i < n && rc == SQLITE_OK; i++)
             rc = insert_usage(items[i].u.usage);
+        if (rc == SQLITE_OK)
+            prune_answers();
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(W.db, "COMMIT", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
@@ -332,7 +386,15 @@ int gw_writer_start(const char *db_path, char *err, size_t errlen)
             "cached_tokens, cost_usd, latency_ms, ttfb_ms, overhead_us, client_gone, error, "
             "cache_write_tokens) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            -1, SQLITE_PREPARE_PERSISTENT, &W.ins_usage, NULL) != SQLITE_OK) {
+            -1, SQLITE_PREPARE_PERSISTENT, &W.ins_usage, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(W.db,
+                           "INSERT OR REPLACE INTO answers (request_id, created_at, expires_at, "
+                           "key_id, model, status, stream, client_gone, complete, content_type, "
+                           "response_bytes, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &W.ins_answer, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(W.db,
+                           "DELETE FROM answers WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                           -1, SQLITE_PREPARE_PERSISTENT, &W.del_answers, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "writer: %s", sqlite3_errmsg(W.db));
         goto fail;
     }
@@ -346,6 +408,8 @@ int gw_writer_start(const char *db_path, char *err, size_t errlen)
     return 0;
 fail:
     sqlite3_finalize(W.ins_usage);
+    sqlite3_finalize(W.ins_answer);
+    sqlite3_finalize(W.del_answers);
     sqlite3_close(W.db);
     free(W.ring);
     memset(&W, 0, sizeof W);
@@ -403,6 +467,8 @@ void gw_writer_stop(void)
             gw_usage_rec_free(rest.u.usage);
         }
     sqlite3_finalize(W.ins_usage);
+    sqlite3_finalize(W.ins_answer);
+    sqlite3_finalize(W.del_answers);
     sqlite3_exec(W.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     sqlite3_close(W.db);
     free(W.ring);

@@ -1,6 +1,7 @@
 /* The single SQLite writer thread and the bounded ring that feeds it.
- * Usage rows and admin changes are handed over as items; the writer commits
- * them in batched transactions (at most 1,000 items or ~100 ms each). */
+ * Usage rows (with a kept answer, if any) and admin changes are handed over
+ * as items; the writer commits them in batched transactions (at most 1,000
+ * items or ~100 ms each). */
 #ifndef GW_WRITER_H
 #define GW_WRITER_H
 
@@ -9,6 +10,17 @@
 
 #define GW_WRITER_RING_SLOTS 65536
 
+/* A kept answer (durable.h), written with its request's usage row: the row
+ * of table answers takes id, time, key, model, status and stream from it. */
+struct gw_answer_rec {
+    long long expires_at_ms; /* 0: never */
+    int client_gone;         /* the client did not receive the answer whole */
+    int complete;            /* body is the whole answer and it ended normally */
+    char *content_type;      /* malloc'd, may be NULL */
+    char *body;              /* malloc'd: the first len bytes of the answer */
+    size_t len, total;       /* total: the whole answer's length */
+};
+
 struct gw_usage_rec {
     char request_id[32];
     long long created_at_ms;
@@ -16,6 +28,7 @@ struct gw_usage_rec {
     int status, stream, client_gone;
     long long prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, overhead_us;
     double cost_usd, latency_ms, ttfb_ms; /* ttfb_ms < 0: none */
+    struct gw_answer_rec *answer;         /* NULL unless the answer is kept */
 };
 
 /* A change run inside the writer's transaction (in its own savepoint).

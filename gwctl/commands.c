@@ -144,6 +144,14 @@ static const struct gwctl_param usage_report_params[] = {
              "(default: all time)"},
 };
 
+static const struct gwctl_param request_id_params[] = {
+    {.metavar = "ID",
+     .arg = "id",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "request id (req_..., the x-request-id of the response)"},
+};
+
 static const struct gwctl_param help_params[] = {
     {.metavar = "COMMAND",
      .type = GWCTL_T_WORDS,
@@ -207,6 +215,11 @@ const struct gwctl_cmd gwctl_commands[] = {
      PARAMS(usage_report_params),
      .help = "requests, tokens and cost, grouped, with a total",
      .view = gwctl_view_usage_report},
+    {.words = {"request", "show"},
+     .proto = "request.show",
+     PARAMS(request_id_params),
+     .help = "show a request's stored answer (kept when its client left before the end)",
+     .view = gwctl_view_request_show},
     {.words = {"status"},
      .proto = "status",
      .help = "daemon version, uptime, counters",

@@ -491,9 +491,37 @@ void gwctl_view_usage_report(FILE *out, const cJSON *result, const cJSON *args)
     gwctl_print_table(out, cols, n, rows, NULL, cJSON_IsObject(totals) ? totals : NULL, "TOTAL");
 }
 
+/* status: the daemon's counters as "name: value", then its deployments (a
+ * list of objects) as a table. */
 void gwctl_view_status(FILE *out, const cJSON *result, const cJSON *args)
 {
-    gwctl_print_flat(out, result);
+    static const struct gwctl_col deployment_columns[] = {
+        {"MODEL", "model", GWCTL_FMT_TEXT, NULL},
+        {"DEPLOYMENT", "deployment", GWCTL_FMT_TEXT, NULL},
+        {"STRATEGY", "strategy", GWCTL_FMT_TEXT, NULL},
+        {"STATE", "state", GWCTL_FMT_TEXT, NULL},
+        {"HALF-OPEN IN S", "half_open_in_s", GWCTL_FMT_INT, NULL},
+        {"IN FLIGHT", "in_flight", GWCTL_FMT_INT, NULL},
+        {"REQUESTS", "requests", GWCTL_FMT_INT, NULL},
+        {"FAILURES", "failures", GWCTL_FMT_INT, NULL},
+        {"TTFB MS", "ttfb_ms", GWCTL_FMT_TEXT, NULL},
+    };
+    const cJSON *deps = member(result, "deployments");
+    if (!cJSON_IsArray(deps)) {
+        gwctl_print_flat(out, result);
+        return;
+    }
+    cJSON *rest = cJSON_Duplicate(result, 1);
+    if (!rest) {
+        fputs("gwctl: out of memory\n", stderr);
+        exit(GWCTL_EXIT_PROTOCOL);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(rest, "deployments");
+    gwctl_print_flat(out, rest);
+    cJSON_Delete(rest);
+    fputc('\n', out);
+    gwctl_print_table(out, deployment_columns, NELEM(deployment_columns), deps, "(no deployments)",
+                      NULL, NULL);
 }
 
 void gwctl_view_reloaded(FILE *out, const cJSON *result, const cJSON *args)
@@ -502,4 +530,37 @@ void gwctl_view_reloaded(FILE *out, const cJSON *result, const cJSON *args)
         fputs("configuration reloaded\n", out);
     else
         gwctl_print_flat(out, result);
+}
+
+/* request show: the stored answer's fields, then the answer itself as the
+ * client got (or would have got) it, control characters other than newline
+ * and tab neutralised. */
+void gwctl_view_request_show(FILE *out, const cJSON *result, const cJSON *args)
+{
+    static const struct gwctl_col request_fields[] = {
+        {"id", "id", GWCTL_FMT_TEXT, NULL},
+        {"key_id", "key_id", GWCTL_FMT_TEXT, NULL},
+        {"model", "model", GWCTL_FMT_TEXT, NULL},
+        {"status", "status", GWCTL_FMT_INT, NULL},
+        {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
+        {"stream", "stream", GWCTL_FMT_BOOL, NULL},
+        {"client_gone", "client_gone", GWCTL_FMT_BOOL, NULL},
+        {"complete", "complete", GWCTL_FMT_BOOL, NULL},
+        {"truncated", "truncated", GWCTL_FMT_BOOL, NULL},
+        {"content_type", "content_type", GWCTL_FMT_TEXT, NULL},
+        {"response_bytes", "response_bytes", GWCTL_FMT_INT, NULL},
+    };
+    const cJSON *req = member(result, "request");
+    gwctl_print_fields(out, request_fields, NELEM(request_fields), req);
+    const cJSON *resp = member(req, "response");
+    if (!cJSON_IsString(resp))
+        return;
+    fputs("\n", out);
+    size_t n = 0;
+    for (const char *p = resp->valuestring; *p; p++, n++) {
+        unsigned char c = (unsigned char)*p;
+        fputc((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : c, out);
+    }
+    if (n && resp->valuestring[n - 1] != '\n')
+        fputc('\n', out);
 }

@@ -67,6 +67,7 @@ gwctl_view_fn gwctl_view_team_created;
 gwctl_view_fn gwctl_view_team_list;
 gwctl_view_fn gwctl_view_team_show;
 gwctl_view_fn gwctl_view_usage_report;
+gwctl_view_fn gwctl_view_request_show;
 gwctl_view_fn gwctl_view_status;
 gwctl_view_fn gwctl_view_reloaded;
 

@@ -9,7 +9,9 @@
  * a non-2xx status, re-shaped into the caller's error format with the
  * provider's own message (a 401 or 403 becomes a 502 upstream_auth_failed:
  * the credential at fault is the gateway's, not the caller's). A stream that ends before the codec
- * saw the provider's end of answer ends with the caller's error event. */
+ * saw the provider's end of answer ends with the caller's error event.
+ * Every piece of a stream is handed over in one place (deliver), which also
+ * keeps the copy that durable answers store (durable.h). */
 #include "xlate.h"
 
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "durable.h"
 #include "errors.h"
 #include "http.h"
 #include "log.h"
@@ -96,6 +99,18 @@ static int on_event(void *ctx, const char *raw, size_t raw_len, const char *data
     return rc;
 }
 
+/* Hands x->relay_buf to the client (r->mu held): into r->out while the
+ * client is there, and to the copy a durable answer is stored from. */
+static void deliver(struct gw_request *r, struct gw_xlate *x)
+{
+    if (!x->relay_buf.len)
+        return;
+    if (!r->client_gone)
+        gw_buf_append(&r->out, x->relay_buf.data, x->relay_buf.len);
+    gw_durable_keep(r, x->relay_buf.data, x->relay_buf.len);
+    gw_buf_reset(&x->relay_buf);
+}
+
 static size_t on_data(struct gw_request *r, const char *data, size_t len)
 {
     struct gw_xlate *x = xl(r);
@@ -124,8 +139,7 @@ static size_t on_data(struct gw_request *r, const char *data, size_t len)
         gw_xlate_bad_answer(x, "the stream could not be decoded");
     if (x->relay_buf.len) {
         pthread_mutex_lock(&r->mu);
-        if (!r->client_gone)
-            gw_buf_append(&r->out, x->relay_buf.data, x->relay_buf.len);
+        deliver(r, x);
         gw_http_wake_locked(r);
         pthread_mutex_unlock(&r->mu);
     }
@@ -137,7 +151,9 @@ static void finish_stream(struct gw_request *r, enum gw_upstream_result res, con
     struct gw_xlate *x = xl(r);
     gw_pipeline_done(r); /* usage is final: settle before the client sees the end */
     pthread_mutex_lock(&r->mu);
-    x->out = &r->out;
+    gw_buf_reset(&x->relay_buf);
+    x->out = &x->relay_buf;
+    r->kept.broken = x->failed || !x->complete;
     if (x->failed) {
         /* the provider's error event has been passed on */
     } else if (!x->complete) {
@@ -149,8 +165,9 @@ static void finish_stream(struct gw_request *r, enum gw_upstream_result res, con
                                 : "no end-of-answer event");
         gw_xlate_fail(x, code, msg);
     } else if (!x->relay) {
-        gw_answer_close(&x->ans, &r->out);
+        gw_answer_close(&x->ans, x->out);
     }
+    deliver(r, x);
     r->upstream_done = 1;
     gw_http_wake_locked(r);
     pthread_mutex_unlock(&r->mu);

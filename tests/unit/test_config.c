@@ -1,5 +1,7 @@
 /* Unit tests of common/config.c: defaults, every kind of error with its
- * file:line:key, secrets from env: and file:, inheritance of timeouts. */
+ * file:line:key, secrets from env: and file:, inheritance of timeouts, and
+ * the routing keys (strategies, weights, priorities, deployment prices, the
+ * circuit breaker's defaults and a model's overrides). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,13 +241,121 @@ static void test_errors(void **state)
     expect_error("key: [unclosed\n", "t.yaml:");
 }
 
+static void test_routing(void **state)
+{
+    char err[512];
+    const char *yaml = "providers:\n"
+                       "  - { name: p, type: echo }\n"
+                       "  - { name: q, type: echo }\n"
+                       "routing:\n"
+                       "  strategy: least-busy\n"
+                       "  circuit_breaker: { failures: 7, cooldown_s: 11 }\n"
+                       "models:\n"
+                       "  - name: plain\n"
+                       "    deployments: [ { provider: p } ]\n"
+                       "  - name: group\n"
+                       "    strategy: weighted\n"
+                       "    circuit_breaker: { failure_rate: 0.25, window_s: 5 }\n"
+                       "    pricing: { input_per_mtok: 1, output_per_mtok: 2 }\n"
+                       "    deployments:\n"
+                       "      - { provider: p, model: late, priority: 2 }\n"
+                       "      - { provider: q, model: first, priority: -1, weight: 3 }\n"
+                       "      - { provider: p, model: tie-a, weight: 0,\n"
+                       "          pricing: { input_per_mtok: 0.5, output_per_mtok: 0.5 } }\n"
+                       "      - { provider: q, model: tie-b }\n";
+    struct gw_config *cfg = gw_config_parse("r.yaml", yaml, strlen(yaml), err, sizeof err);
+    if (!cfg)
+        fail_msg("%s", err);
+    const struct gw_model_cfg *plain = gw_config_model(cfg, "plain");
+    assert_int_equal(plain->index, 0);
+    assert_int_equal(plain->strategy, GW_STRATEGY_LEAST_BUSY); /* routing.strategy */
+    assert_int_equal(plain->breaker.enabled, 1);
+    assert_int_equal(plain->breaker.failures, 7);
+    assert_true(plain->breaker.failure_rate == 0.5); /* the built-in default */
+    assert_int_equal(plain->breaker.min_requests, 10);
+    assert_int_equal(plain->breaker.window_s, 60);
+    assert_int_equal(plain->breaker.cooldown_s, 11);
+    assert_int_equal(plain->deployments[0].weight, 1);
+    assert_int_equal(plain->deployments[0].priority, 0);
+    assert_false(plain->deployments[0].has_pricing);
+
+    const struct gw_model_cfg *g = gw_config_model(cfg, "group");
+    assert_int_equal(g->index, 1);
+    assert_int_equal(g->strategy, GW_STRATEGY_WEIGHTED);
+    assert_int_equal(g->breaker.failures, 7); /* the model overrides only what it names */
+    assert_true(g->breaker.failure_rate == 0.25);
+    assert_int_equal(g->breaker.window_s, 5);
+    assert_int_equal(g->breaker.cooldown_s, 11);
+    /* sorted by priority, ties in file order */
+    assert_string_equal(g->deployments[0].model, "first");
+    assert_string_equal(g->deployments[1].model, "tie-a");
+    assert_string_equal(g->deployments[2].model, "tie-b");
+    assert_string_equal(g->deployments[3].model, "late");
+    assert_int_equal(g->deployments[0].weight, 3);
+    assert_int_equal(g->deployments[0].priority, -1);
+    assert_string_equal(cfg->providers[g->deployments[0].provider].name, "q");
+    assert_int_equal(g->deployments[1].weight, 0);
+    assert_true(g->deployments[1].has_pricing);
+    assert_true(g->deployments[1].pricing.input_per_mtok == 0.5);
+    assert_false(g->deployments[2].has_pricing);
+    assert_string_equal(gw_strategy_name(GW_STRATEGY_ROUND_ROBIN), "round-robin");
+    gw_config_free(cfg);
+
+    /* the defaults when routing: is left out */
+    cfg = parse("models: [ { name: x, deployments: [ { provider: echo } ] } ]\n"
+                "providers: [ { name: echo, type: echo } ]\n",
+                err);
+    if (!cfg)
+        fail_msg("%s", err);
+    const struct gw_model_cfg *x = gw_config_model(cfg, "x");
+    assert_int_equal(x->strategy, GW_STRATEGY_FALLBACK);
+    assert_int_equal(x->breaker.failures, 5);
+    assert_int_equal(x->breaker.cooldown_s, 30);
+    gw_config_free(cfg);
+}
+
+static void test_routing_errors(void **state)
+{
+    const char *p = "providers: [ { name: e, type: echo } ]\n";
+    char yaml[512];
+#define MODEL(extra) (snprintf(yaml, sizeof yaml, "%smodels:\n  - name: x\n%s", p, extra), yaml)
+    expect_error(MODEL("    strategy: fastest\n    deployments: [ { provider: e } ]\n"),
+                 "t.yaml:4: strategy: expected fallback, round-robin, weighted, latency, "
+                 "least-busy or cost, got 'fastest'");
+    expect_error(MODEL("    deployments: [ { provider: e, weight: -1 } ]\n"),
+                 "t.yaml:4: weight: -1 is out of range");
+    expect_error(MODEL("    deployments: [ { provider: e, priority: high } ]\n"),
+                 "t.yaml:4: priority: expected an integer");
+    expect_error(MODEL("    deployments: [ { provider: e, pricing: { input: 1 } } ]\n"),
+                 "t.yaml:4: input: unknown key in pricing");
+    expect_error(MODEL("    circuit_breaker: { failure_rate: 1.5 }\n"
+                       "    deployments: [ { provider: e } ]\n"),
+                 "t.yaml:4: failure_rate: a share between 0 and 1");
+    expect_error(MODEL("    circuit_breaker: { trips: 3 }\n    deployments: [ { provider: e } ]\n"),
+                 "t.yaml:4: trips: unknown key in circuit_breaker");
+    expect_error(MODEL("    circuit_breaker: { window_s: 0 }\n"
+                       "    deployments: [ { provider: e } ]\n"),
+                 "t.yaml:4: window_s: 0 is out of range");
+    expect_error(
+        MODEL("    deployments: [ { provider: e, model: m }, { provider: e, model: m } ]\n"),
+        "t.yaml:4: deployments: provider 'e' with model 'm' is listed twice");
+    expect_error(MODEL("    fallbacks: [ y ]\n    deployments: [ { provider: e } ]\n"),
+                 "t.yaml:4: fallbacks: unknown key in a model");
+#undef MODEL
+    expect_error("routing:\n  strategy: random\n", "t.yaml:2: strategy: expected fallback");
+    expect_error("routing:\n  retries: 3\n", "t.yaml:2: retries: unknown key in routing");
+    expect_error("routing:\n  circuit_breaker: { cooldown_s: soon }\n",
+                 "t.yaml:2: cooldown_s: expected an integer");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_default), cmocka_unit_test(test_default_with_openai_env),
         cmocka_unit_test(test_provider_types),   cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_secret_from_file), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_presets),
+        cmocka_unit_test(test_presets),          cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_routing_errors),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
