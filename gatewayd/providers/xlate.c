@@ -149,6 +149,9 @@ static size_t on_data(struct gw_request *r, const char *data, size_t len)
 static void finish_stream(struct gw_request *r, enum gw_upstream_result res, const char *detail)
 {
     struct gw_xlate *x = xl(r);
+    const char *code = res == GW_UP_TIMEOUT ? "upstream_timeout" : "upstream_stream_error";
+    if (!x->failed && !x->complete) /* known now, for the done hooks (the breaker) */
+        r->error = code;
     gw_pipeline_done(r); /* usage is final: settle before the client sees the end */
     pthread_mutex_lock(&r->mu);
     gw_buf_reset(&x->relay_buf);
@@ -157,7 +160,6 @@ static void finish_stream(struct gw_request *r, enum gw_upstream_result res, con
     if (x->failed) {
         /* the provider's error event has been passed on */
     } else if (!x->complete) {
-        const char *code = res == GW_UP_TIMEOUT ? "upstream_timeout" : "upstream_stream_error";
         char msg[400];
         snprintf(msg, sizeof msg, "The upstream stream ended before completion: %s",
                  x->fail_msg[0] ? x->fail_msg

@@ -10,10 +10,8 @@
  * DESIGN: setup resolves every deployment of the config to its live state
  * (deployments.h) once, so picking reads only atomics; the done hook, which
  * runs once when the request's usage is final, gives back the in-flight slot
- * and records the outcome for the breaker. A stream's failure is written
- * after the done hook has run, so for a stream that has no error yet the
- * outcome is recorded when the request ends (an arena cleanup), when it is
- * final. */
+ * and records the outcome for the breaker (a broken stream has its error
+ * set by then). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,21 +291,6 @@ static enum gw_stage_rc run(struct gw_request *r)
     return GW_STAGE_CONTINUE;
 }
 
-/* An outcome recorded when the request ends (see DESIGN above). */
-struct late_outcome {
-    struct gw_request *r;
-    struct gw_deployment *d;
-    struct gw_breaker_cfg cfg;
-    long long ttfb_us;
-};
-
-static void record_late(void *p)
-{
-    struct late_outcome *lo = p;
-    gw_deployment_finish(lo->d, &lo->cfg, gw_deployment_outcome(lo->r->status, lo->r->error, 1),
-                         lo->ttfb_us, (uintptr_t)lo->r, gw_now_us());
-}
-
 /* The x-gw-attempts header says 0 when the gateway answered itself after
  * routing (a budget refusal, a provider that cannot serve the endpoint). */
 static void no_attempt(struct gw_request *r)
@@ -337,14 +320,6 @@ static void done(struct gw_request *r)
         no_attempt(r);
         gw_deployment_finish(d, &r->model->breaker, GW_OUTCOME_NONE, 0, (uintptr_t)r, gw_now_us());
         return;
-    }
-    if (streaming && !r->error) {
-        struct late_outcome *lo = gw_arena_alloc(r->arena, sizeof *lo);
-        if (lo) {
-            *lo = (struct late_outcome){r, d, r->model->breaker, ttfb};
-            gw_arena_on_destroy(r->arena, record_late, lo);
-            return;
-        }
     }
     gw_deployment_finish(d, &r->model->breaker,
                          gw_deployment_outcome(r->status, r->error, streaming), ttfb, (uintptr_t)r,
