@@ -74,6 +74,12 @@ struct gw_request {
     const char *model_name;
     int stream;
     int client_wants_usage; /* stream_options.include_usage was asked for */
+    /* /v1/messages: the first Anthropic-only feature of the body (a document
+     * or thinking block, a server tool, extended thinking; left out of json by
+     * parse_messages): code, field and message of the 400 the dispatch stage
+     * answers unless the body is relayed to an Anthropic-format upstream.
+     * code NULL: none. */
+    const char *anthropic_only_code, *anthropic_only_param, *anthropic_only_msg;
     struct gw_principal who;
     int authed;
     long long input_tokens; /* see tokens.h; valid if input_tokens_known */

@@ -25,4 +25,14 @@ extern const struct gw_provider_ops gw_provider_echo, gw_provider_openai, gw_pro
 
 const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type);
 
+/* The request is a /v1/messages call whose raw body goes upstream as the
+ * caller wrote it (only the model changed): the chosen provider speaks
+ * Anthropic's format (type anthropic, or vertex with a deployment model
+ * named claude*). Needs r->provider and r->deployment (route stage). */
+int gw_provider_relays_messages(const struct gw_request *r);
+
+/* A Vertex deployment model that is Anthropic's (its name starts with
+ * "claude"); any other is Google's. */
+int gw_vertex_is_claude(const char *model);
+
 #endif

@@ -231,11 +231,16 @@ static enum gw_stage_rc fetch_token_then_call(struct gw_request *r, struct verte
     return GW_STAGE_ASYNC;
 }
 
+int gw_vertex_is_claude(const char *model)
+{
+    return strncmp(model, "claude", 6) == 0;
+}
+
 static enum gw_stage_rc chat(struct gw_request *r)
 {
     const struct gw_provider_cfg *p = r->provider;
     const char *model = r->deployment->model;
-    int claude = strncmp(model, "claude", 6) == 0;
+    int claude = gw_vertex_is_claude(model);
     struct vertex_call *c = gw_arena_calloc(r->arena, sizeof *c);
     gw_arena_on_destroy(r->arena, call_free, c);
     c->auth = auth_for(p->gcp_sa);

@@ -1,6 +1,9 @@
 /* Stage dispatch: the last stage, hands the request to the adapter of the
  * provider the route stage chose: its chat entry, or its embeddings entry
- * for /v1/embeddings (a provider type without one is a 400). */
+ * for /v1/embeddings (a provider type without one is a 400). A /v1/messages
+ * body with an Anthropic-only feature (r->anthropic_only_*, recorded by
+ * parse_messages) is refused here with parse_messages' 400 unless it is
+ * relayed to an Anthropic-format upstream. */
 #include "errors.h"
 #include "pipeline.h"
 #include "providers/provider.h"
@@ -25,6 +28,15 @@ const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type)
     return NULL;
 }
 
+int gw_provider_relays_messages(const struct gw_request *r)
+{
+    if (r->api != GW_API_MESSAGES || !r->provider)
+        return 0;
+    return r->provider->type == GW_PROVIDER_ANTHROPIC ||
+           (r->provider->type == GW_PROVIDER_VERTEX && r->deployment &&
+            gw_vertex_is_claude(r->deployment->model));
+}
+
 static enum gw_stage_rc run(struct gw_request *r)
 {
     const struct gw_provider_ops *ops = gw_provider_for(r->provider->type);
@@ -42,6 +54,11 @@ static enum gw_stage_rc run(struct gw_request *r)
     if (!ops || !ops->chat) {
         gw_error_respond(r, 400, "invalid_request_error", "unsupported_endpoint", NULL,
                          "Provider '%s' cannot serve chat completions.", r->provider->name);
+        return GW_STAGE_RESPOND;
+    }
+    if (r->anthropic_only_code && !gw_provider_relays_messages(r)) {
+        gw_error_respond(r, 400, "invalid_request_error", r->anthropic_only_code,
+                         r->anthropic_only_param, "%s", r->anthropic_only_msg);
         return GW_STAGE_RESPOND;
     }
     return ops->chat(r);

@@ -12,9 +12,21 @@
  * messages; stop_sequences -> stop; metadata.user_id -> user; tool_choice,
  * temperature, top_p, max_tokens as they are. top_k is kept as "top_k" for
  * the adapter to use or refuse (the OpenAI format cannot express it).
- * What cannot be expressed is a 400 naming the field: documents, file
- * sources, server tools, extended thinking, unknown fields. cache_control
- * hints and citations settings are accepted and not passed on. */
+ * What cannot be expressed is a 400 naming the field: file sources, unknown
+ * fields. cache_control hints and citations settings are accepted and not
+ * passed on.
+ *
+ * Anthropic-only features (document, thinking, redacted_thinking,
+ * search_result, server_tool_use, container_upload and *_tool_result blocks;
+ * server tools; top-level thinking other than disabled) are left out of
+ * r->json, and the first one is recorded in r->anthropic_only_* (field,
+ * message): the dispatch stage answers that 400 unless the raw body is
+ * relayed to an Anthropic-format upstream (gw_provider_relays_messages),
+ * which receives them untouched. So the counts made from r->json before the
+ * call (policy's max_input_tokens and blocked patterns, rate limits, budget
+ * reservations) do not see them: a PDF's tokens are not counted up front;
+ * the usage recorded afterwards is the provider's. count_tokens, answered
+ * locally, still refuses them at once. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +42,10 @@ struct xl {
     const char *code; /* for the usage row: invalid_type, ... */
     char param[128];  /* the field, in Anthropic's dotted form */
     char msg[400];
+    /* The first Anthropic-only feature met (see anthropic_only()): */
+    const char *ao_code; /* NULL: none */
+    char ao_param[128];
+    char ao_msg[400];
 };
 
 static int fail(struct xl *x, const char *code, const char *fmt, ...)
@@ -49,6 +65,30 @@ static int fail(struct xl *x, const char *code, const char *fmt, ...)
     else
         snprintf(x->msg, sizeof x->msg, "%s", what);
     return -1;
+}
+
+static int anthropic_only(struct xl *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An Anthropic-only feature at x->param (unsupported_value, message as fmt):
+ * for count_tokens, the error at once (fail, -1); for /v1/messages, the first
+ * one is recorded for the dispatch stage to refuse unless the body is relayed
+ * to an Anthropic-format upstream, and 0 is returned: the caller skips the
+ * feature in the translation and goes on. */
+static int anthropic_only(struct xl *x, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (x->api != GW_API_MESSAGES)
+        return fail(x, "unsupported_value", "%s", what);
+    if (x->ao_code)
+        return 0;
+    x->ao_code = "unsupported_value";
+    snprintf(x->ao_param, sizeof x->ao_param, "%s", x->param);
+    snprintf(x->ao_msg, sizeof x->ao_msg, "%s: %s", x->param, what);
+    return 0;
 }
 
 static int at(struct xl *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -288,7 +328,8 @@ static int tool_use(struct xl *x, const cJSON *b, const char *path, cJSON *calls
 /* One message's content blocks. User messages: tool_result blocks become
  * tool messages (appended to msgs before the user message, as OpenAI wants
  * them right after the assistant's tool calls); text and images become
- * parts. Assistant messages: text becomes parts, tool_use tool calls. */
+ * parts. Assistant messages: text becomes parts, tool_use tool calls.
+ * Anthropic-only blocks are skipped (anthropic_only()). */
 static int blocks(struct xl *x, const cJSON *content, int i, int user, cJSON *msgs, cJSON *parts,
                   cJSON *calls)
 {
@@ -323,10 +364,10 @@ static int blocks(struct xl *x, const cJSON *content, int i, int user, cJSON *ms
                    strcmp(t, "redacted_thinking") == 0 || strcmp(t, "search_result") == 0 ||
                    strcmp(t, "server_tool_use") == 0 || strcmp(t, "container_upload") == 0 ||
                    strstr(t, "_tool_result")) {
-            rc = fail(x, "unsupported_value",
-                      "'%.40s' blocks are not supported through /v1/messages with an "
-                      "OpenAI-format provider",
-                      t);
+            rc = anthropic_only(x,
+                                "'%.40s' blocks are not supported through /v1/messages with an "
+                                "OpenAI-format provider",
+                                t); /* 0: skipped */
         } else {
             rc = fail(x, "invalid_value", "unknown content block type '%.40s'", t);
         }
@@ -461,11 +502,15 @@ static int tools(struct xl *x, const cJSON *in, cJSON *oa)
         const cJSON *strict = get(t, "strict");
         at(x, "tools.%d.type", j);
         if (type && !cJSON_IsNull(type) &&
-            !(cJSON_IsString(type) && strcmp(type->valuestring, "custom") == 0))
-            return fail(x, "unsupported_value",
-                        "server tools ('%.40s') are not supported through /v1/messages with an "
-                        "OpenAI-format provider; only custom tools (name, input_schema) are",
-                        cJSON_IsString(type) ? type->valuestring : "?");
+            !(cJSON_IsString(type) && strcmp(type->valuestring, "custom") == 0)) {
+            if (anthropic_only(x,
+                               "server tools ('%.40s') are not supported through /v1/messages "
+                               "with an OpenAI-format provider; only custom tools (name, "
+                               "input_schema) are",
+                               cJSON_IsString(type) ? type->valuestring : "?") != 0)
+                return -1;
+            continue; /* skipped */
+        }
         at(x, "tools.%d.name", j);
         if (!name)
             return missing(x);
@@ -607,9 +652,8 @@ static int thinking(struct xl *x, const cJSON *v)
     const cJSON *type = get(v, "type");
     if (cJSON_IsString(type) && strcmp(type->valuestring, "disabled") == 0)
         return 0;
-    return fail(x, "unsupported_value",
-                "extended thinking is not supported through /v1/messages with an OpenAI-format "
-                "provider");
+    return anthropic_only(x, "extended thinking is not supported through /v1/messages with an "
+                             "OpenAI-format provider");
 }
 
 static int service_tier(struct xl *x, const cJSON *v, cJSON *oa)
@@ -755,6 +799,11 @@ static enum gw_stage_rc run(struct gw_request *r)
         rc = oa ? bad(r, x.code, x.param[0] ? x.param : NULL, x.msg)
                 : bad(r, "internal_error", NULL, "Out of memory.");
         goto out;
+    }
+    if (x.ao_code) {
+        r->anthropic_only_code = x.ao_code;
+        r->anthropic_only_param = gw_arena_strdup(r->arena, x.ao_param);
+        r->anthropic_only_msg = gw_arena_strdup(r->arena, x.ao_msg);
     }
     r->json = oa;
     oa = NULL;

@@ -8,12 +8,15 @@ through a gateway whose `anth` provider points at the mock's /v1/messages:
   parameter Anthropic cannot express refused with a 400 naming it;
 - /v1/messages is relayed: the caller's bytes with only the model replaced,
   anthropic-version from the caller or the provider's default, anthropic-beta
-  passed on, the answer passed back unchanged;
+  passed on, the answer passed back unchanged; Anthropic-only features
+  (a PDF document block, extended thinking, thinking blocks in an assistant
+  turn) relayed too, while an OpenAI-format model still refuses them;
 - both: x-api-key is the provider's secret and the caller's gateway key never
   goes upstream; usage rows with prompt-cache reads and writes; upstream
   4xx/5xx/429 answers re-shaped in the caller's format with Retry-After;
   broken streams, in-stream overloaded errors, garbage and timeouts."""
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -225,6 +228,81 @@ def test_relay_stream_tool_use(agw, akey, mock):
     assert len(parts) >= 2, s.events
     assert json.loads("".join(parts)) == {"text": "echo: find " + m}
     assert s.events[-2][1]["delta"]["stop_reason"] == "tool_use", s.events[-2]
+
+
+# Anthropic-only features (documents, extended thinking, thinking blocks,
+# server tools) cannot be expressed for an OpenAI-format provider, but a
+# relayed body reaches Anthropic untouched: they are refused only when the
+# model's provider is not an Anthropic-format one.
+
+PDF_B64 = base64.b64encode(b"%PDF-1.4\n1 0 obj <</Type/Catalog>> endobj\n"
+                           b"trailer <</Root 1 0 R>>\n%%EOF\n").decode()
+
+ANTHROPIC_ONLY = {
+    "document": (
+        lambda m: {"max_tokens": 50, "messages": [{"role": "user", "content": [
+            {"type": "document", "title": "a.pdf",
+             "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_B64}},
+            {"type": "text", "text": "summarise %s" % m}]}]},
+        "messages.0.content.0.type: 'document' blocks are not supported through /v1/messages "
+        "with an OpenAI-format provider"),
+    "thinking_param": (
+        lambda m: {"max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024},
+                   "messages": [{"role": "user", "content": "think about %s" % m}]},
+        "thinking: extended thinking is not supported through /v1/messages with an "
+        "OpenAI-format provider"),
+    "thinking_blocks": (
+        lambda m: {"max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024},
+                   "messages": [
+                       {"role": "user", "content": "first question"},
+                       {"role": "assistant", "content": [
+                           {"type": "thinking", "thinking": "Let me see.",
+                            "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"},
+                           {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+                           {"type": "text", "text": "The answer."}]},
+                       {"role": "user", "content": "and %s?" % m}]},
+        "messages.1.content.0.type: 'thinking' blocks are not supported through /v1/messages "
+        "with an OpenAI-format provider"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ANTHROPIC_ONLY))
+def test_anthropic_only_features_relayed(agw, akey, mock, case):
+    m = marker()
+    make, _ = ANTHROPIC_ONLY[case]
+    raw = json.dumps(dict(model="claude-mock", **make(m)))
+    r = agw.request("POST", "/v1/messages", body=raw,
+                    headers={"x-api-key": akey, "Content-Type": "application/json",
+                             "anthropic-version": "2023-06-01"})
+    assert r.status == 200, r
+    assert upstream_request(mock, m)["body"] == raw.replace('"model": "claude-mock"',
+                                                            '"model": "claude-upstream"')
+    doc = r.json()
+    assert doc["type"] == "message" and doc["model"] == "claude-upstream", doc
+
+
+@pytest.mark.parametrize("case", sorted(ANTHROPIC_ONLY))
+def test_anthropic_only_features_refused_for_openai_format(agw, akey, mock, case):
+    m = marker()
+    make, message = ANTHROPIC_ONLY[case]
+    r = messages(agw, akey, dict(model="gpt-4o-mini", **make(m)))
+    assert r.status == 400, r
+    doc = r.json()
+    assert doc["type"] == "error" and doc["error"] == {"type": "invalid_request_error",
+                                                       "message": message}, doc
+    assert mock.find(m) == []
+    row = agw.usage_row(r.headers["x-request-id"])
+    assert row["status"] == 400 and row["error"], row
+
+
+def test_anthropic_only_count_tokens_still_refused(agw, akey, mock):
+    make, message = ANTHROPIC_ONLY["document"]
+    body = make(marker())
+    del body["max_tokens"]
+    r = agw.request("POST", "/v1/messages/count_tokens", body=dict(model="claude-mock", **body),
+                    headers={"x-api-key": akey, "anthropic-version": "2023-06-01"})
+    assert r.status == 400, r
+    assert r.json()["error"]["message"] == message, r.json()
 
 
 # ---------------------------------------------------------------------------

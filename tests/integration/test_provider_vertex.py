@@ -179,6 +179,32 @@ def test_claude_messages_relayed(vgw, vkey, mock):
     assert "content_block_delta" in names, names
 
 
+def test_claude_messages_anthropic_only_features(vgw, vkey, mock):
+    """A document block and extended thinking reach a Claude model on Vertex
+    untouched; a Gemini model on the same provider refuses them."""
+    m = marker()
+    body = {"model": "claude-vx", "max_tokens": 2048,
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "messages": [{"role": "user", "content": [
+                {"type": "document",
+                 "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
+                {"type": "text", "text": "hi " + m}]}]}
+    r = post_messages(vgw, vkey, body)
+    assert r.status == 200, r
+    sent = json.loads(upstream_call(mock, m)["body"])
+    assert sent == {"max_tokens": 2048, "thinking": body["thinking"],
+                    "messages": body["messages"],
+                    "anthropic_version": "vertex-2023-10-16"}, sent
+
+    m2 = marker()
+    body["model"] = "gemini-vx"
+    body["messages"][0]["content"][1]["text"] = "hi " + m2
+    r = post_messages(vgw, vkey, body)
+    assert r.status == 400, r
+    assert r.json()["error"]["message"].startswith("messages.0.content.0.type: 'document'"), r
+    assert mock.find(m2) == []
+
+
 # ---------------------------------------------------------------------------
 # Gemini models
 

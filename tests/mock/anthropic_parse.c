@@ -1,7 +1,9 @@
 /* Validation of an Anthropic Messages request body, as strict as the real
  * API: unknown fields refused ("<path>: Extra inputs are not permitted"),
- * roles, block types, image sources, tool names and schemas, tool_choice,
- * and tool_use / tool_result pairing between consecutive messages. While it
+ * roles, block types, image and document sources, thinking blocks and the
+ * thinking setting (accepted, not acted on), tool names and schemas,
+ * tool_choice, and tool_use / tool_result pairing between consecutive
+ * messages. While it
  * walks the body it feeds chat.c the texts (prompt tokens, last user text).
  * Used by POST /v1/messages and by Vertex AI's rawPredict. */
 #include "mock.h"
@@ -113,6 +115,68 @@ static bool anth_image_block(const cJSON *b, const char *where, struct mock_verd
                      "%s.type: Input tag '%s' found using 'type' does not match any of the "
                      "expected tags: 'base64', 'url'",
                      at, type->valuestring);
+}
+
+/* A document block: a PDF (base64), plain text or a URL source; title,
+ * context and citations are accepted and not looked at. */
+static bool anth_document_block(const cJSON *b, const char *where, struct mock_verdict *v)
+{
+    static const char *const keys[] = {"type",      "source", "cache_control", "title", "context",
+                                       "citations", NULL};
+    static const char *const data_keys[] = {"type", "media_type", "data", NULL};
+    static const char *const url_keys[] = {"type", "url", NULL};
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(b, "source");
+    if (!anth_extra(b, keys, where, v) || !anth_cache_control(b, where, v))
+        return false;
+    char at[256];
+    snprintf(at, sizeof at, "%s.source", where);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(src, "type");
+    if (!cJSON_IsObject(src) || !cJSON_IsString(type))
+        return mock_fail(v, 400, INVALID, "%s: Field required (an object with a 'type')", at);
+    const char *t = type->valuestring;
+    if (strcmp(t, "base64") == 0 || strcmp(t, "text") == 0) {
+        int b64 = t[0] == 'b';
+        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(src, "media_type");
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(src, "data");
+        if (!anth_extra(src, data_keys, at, v))
+            return false;
+        const char *want = b64 ? "application/pdf" : "text/plain";
+        if (!cJSON_IsString(mt) || strcmp(mt->valuestring, want))
+            return mock_fail(v, 400, INVALID, "%s.media_type: Input should be '%s'", at, want);
+        if (!cJSON_IsString(data) || (b64 && !mock_base64_valid(data->valuestring, false)))
+            return mock_fail(v, 400, INVALID, "%s.data: must be %s", at,
+                             b64 ? "non-empty standard base64" : "a string");
+        return true;
+    }
+    if (strcmp(t, "url") == 0) {
+        const cJSON *url = cJSON_GetObjectItemCaseSensitive(src, "url");
+        if (!anth_extra(src, url_keys, at, v))
+            return false;
+        if (!cJSON_IsString(url) ||
+            (strncmp(url->valuestring, "https://", 8) && strncmp(url->valuestring, "http://", 7)))
+            return mock_fail(v, 400, INVALID, "%s.url: must be an http(s) URL", at);
+        return true;
+    }
+    return mock_fail(v, 400, INVALID,
+                     "%s.type: Input tag '%s' found using 'type' does not match any of the "
+                     "expected tags: 'base64', 'text', 'url'",
+                     at, t);
+}
+
+/* An assistant's thinking block (thinking, signature) or redacted_thinking
+ * block (data), as an earlier answer gave them; the text is not counted. */
+static bool anth_thinking_block(const cJSON *b, const char *where, bool redacted,
+                                struct mock_verdict *v)
+{
+    static const char *const keys[] = {"type", "thinking", "signature", NULL};
+    static const char *const rkeys[] = {"type", "data", NULL};
+    static const char *const *const need[] = {keys + 1, rkeys + 1};
+    if (!anth_extra(b, redacted ? rkeys : keys, where, v))
+        return false;
+    for (const char *const *k = need[redacted]; *k; k++)
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, *k)))
+            return mock_fail(v, 400, INVALID, "%s.%s: Field required (a string)", where, *k);
+    return true;
 }
 
 /* A tool_result's content: a string or text / image blocks; their text
@@ -227,9 +291,18 @@ static bool anth_block(const cJSON *b, const char *where, bool assistant, struct
         return anth_tool_use(b, where, assistant, w);
     if (strcmp(t, "tool_result") == 0)
         return anth_tool_result(b, where, assistant, w);
+    if (strcmp(t, "document") == 0 && !assistant)
+        return anth_document_block(b, where, w->v);
+    if ((strcmp(t, "thinking") == 0 || strcmp(t, "redacted_thinking") == 0) && assistant)
+        return anth_thinking_block(b, where, t[0] == 'r', w->v);
+    if (strcmp(t, "document") == 0 || strcmp(t, "thinking") == 0 ||
+        strcmp(t, "redacted_thinking") == 0)
+        return mock_fail(w->v, 400, INVALID, "%s: '%s' blocks are not allowed in %s messages",
+                         where, t, assistant ? "assistant" : "user");
     return mock_fail(w->v, 400, INVALID,
                      "%s.type: Input tag '%s' found using 'type' does not match any of the "
-                     "expected tags: 'text', 'image', 'tool_use', 'tool_result'",
+                     "expected tags: 'text', 'image', 'document', 'tool_use', 'tool_result', "
+                     "'thinking', 'redacted_thinking'",
                      where, t);
 }
 
@@ -455,23 +528,58 @@ static bool anth_scalars(const cJSON *root, const char *vertex_model, struct moc
     return true;
 }
 
+/* thinking: {"type": "enabled", "budget_tokens": N} with 1024 <= N <
+ * max_tokens, or {"type": "disabled"}. Accepted and not acted on: the mock
+ * answers without thinking blocks. */
+static bool anth_thinking(const cJSON *th, const cJSON *maxt, struct mock_verdict *v)
+{
+    static const char *const keys[] = {"type", "budget_tokens", NULL};
+    static const char *const dkeys[] = {"type", NULL};
+    if (!th)
+        return true;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(th, "type");
+    if (!cJSON_IsObject(th) || !cJSON_IsString(type))
+        return mock_fail(v, 400, INVALID,
+                         "thinking: Input should be a valid dictionary with a "
+                         "'type'");
+    if (strcmp(type->valuestring, "disabled") == 0)
+        return anth_extra(th, dkeys, "thinking", v);
+    if (strcmp(type->valuestring, "enabled"))
+        return mock_fail(v, 400, INVALID,
+                         "thinking.type: Input should be 'enabled' or "
+                         "'disabled'");
+    if (!anth_extra(th, keys, "thinking", v))
+        return false;
+    const cJSON *budget = cJSON_GetObjectItemCaseSensitive(th, "budget_tokens");
+    if (!budget)
+        return mock_fail(v, 400, INVALID, "thinking.budget_tokens: Field required");
+    if (!mock_json_int(budget, 1024, 1e9))
+        return mock_fail(v, 400, INVALID,
+                         "thinking.budget_tokens: Input should be greater than or equal to 1024");
+    if (budget->valuedouble >= maxt->valuedouble)
+        return mock_fail(v, 400, INVALID,
+                         "thinking.budget_tokens: `max_tokens` must be greater than "
+                         "`thinking.budget_tokens`");
+    return true;
+}
+
 static bool anth_request(const cJSON *root, const char *vertex_model, struct anth_walk *w)
 {
     static const char *const keys[] = {
         "model", "max_tokens", "messages",    "system",   "stop_sequences", "temperature", "top_p",
-        "top_k", "tools",      "tool_choice", "metadata", "stream",         NULL};
+        "top_k", "tools",      "tool_choice", "metadata", "stream",         "thinking",    NULL};
     static const char *const vkeys[] = {
         "anthropic_version", "max_tokens", "messages", "system", "stop_sequences",
         "temperature",       "top_p",      "top_k",    "tools",  "tool_choice",
-        "metadata",          "stream",     NULL};
+        "metadata",          "stream",     "thinking", NULL};
     struct mock_verdict *v = w->v;
 
     if (!cJSON_IsObject(root))
         return mock_fail(v, 400, INVALID, "The request body is not valid JSON (an object).");
-    if (cJSON_GetObjectItemCaseSensitive(root, "thinking"))
-        return mock_fail(v, 400, INVALID, "thinking: not supported by this mock upstream");
     if (!anth_extra(root, vertex_model ? vkeys : keys, "", v) ||
-        !anth_scalars(root, vertex_model, v))
+        !anth_scalars(root, vertex_model, v) ||
+        !anth_thinking(cJSON_GetObjectItemCaseSensitive(root, "thinking"),
+                       cJSON_GetObjectItemCaseSensitive(root, "max_tokens"), v))
         return false;
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
