@@ -23,6 +23,8 @@ struct ctx {
     const char *file;
     char *err;
     size_t errlen;
+    const char **model_names; /* every model's name, while models are parsed */
+    size_t n_model_names;
 };
 
 static int fail(struct ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
@@ -567,6 +569,18 @@ static int breaker_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
                 "window_s, cooldown_s)");
 }
 
+static int retries_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_retries *r = arg;
+    if (strcmp(k, "attempts") == 0)
+        return get_int(c, v, k, 1, 100, &r->attempts);
+    if (strcmp(k, "backoff_ms") == 0)
+        return get_int(c, v, k, 0, 3600000, &r->backoff_ms);
+    if (strcmp(k, "max_backoff_ms") == 0)
+        return get_int(c, v, k, 0, 3600000, &r->max_backoff_ms);
+    return fail(c, v, k, "unknown key in retries (attempts, backoff_ms, max_backoff_ms)");
+}
+
 static int routing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_routing *r = arg;
@@ -574,7 +588,34 @@ static int routing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return get_strategy(c, v, k, &r->strategy);
     if (strcmp(k, "circuit_breaker") == 0)
         return each_pair(c, v, k, breaker_pair, &r->breaker);
-    return fail(c, v, k, "unknown key in routing (strategy, circuit_breaker)");
+    if (strcmp(k, "retries") == 0)
+        return each_pair(c, v, k, retries_pair, &r->retries);
+    return fail(c, v, k, "unknown key in routing (strategy, circuit_breaker, retries)");
+}
+
+/* A list of model names (fallbacks): each must name a model of the file
+ * (c->model_names, read before any model is parsed) other than self. */
+static int get_model_list(struct ctx *c, yaml_node_t *v, const char *k, const char *self,
+                          const char ***out)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(c, v, k, "expected a list of model names");
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    const char **list = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *list);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node(c, v->data.sequence.items.start[i]);
+        if (get_str(c, item, k, &list[i]) != 0)
+            return -1;
+        if (self && strcmp(list[i], self) == 0)
+            return fail(c, item, k, "a model cannot fall back to itself");
+        int found = 0;
+        for (size_t j = 0; j < c->n_model_names && !found; j++)
+            found = c->model_names[j] && strcmp(c->model_names[j], list[i]) == 0;
+        if (!found)
+            return fail(c, item, k, "no model named '%s'", list[i]);
+    }
+    *out = n ? list : NULL;
+    return 0;
 }
 
 /* Stable insertion sort by priority: ties keep the order of the file. */
@@ -602,6 +643,12 @@ static int model_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         return get_strategy(c, v, k, &m->strategy);
     if (strcmp(k, "circuit_breaker") == 0)
         return each_pair(c, v, k, breaker_pair, &m->breaker);
+    if (strcmp(k, "retries") == 0)
+        return each_pair(c, v, k, retries_pair, &m->retries);
+    if (strcmp(k, "fallbacks") == 0)
+        return get_model_list(c, v, k, m->name, &m->fallbacks);
+    if (strcmp(k, "context_window_fallbacks") == 0)
+        return get_model_list(c, v, k, m->name, &m->context_window_fallbacks);
     if (strcmp(k, "deployments") == 0) {
         if (v->type != YAML_SEQUENCE_NODE)
             return fail(c, v, k, "expected a list");
@@ -639,9 +686,12 @@ static int parse_models(struct ctx *c, yaml_node_t *seq)
         return fail(c, seq, "models", "expected a list");
     size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     struct gw_model_cfg *ms = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *ms);
+    /* the names are needed by the deployment default and the fallback
+     * lists: read them all first */
+    c->model_names = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *c->model_names);
+    c->n_model_names = n;
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
-        /* the model's name is needed by the deployment default: read it first */
         if (item->type == YAML_MAPPING_NODE)
             for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
                  p < item->data.mapping.pairs.top; p++) {
@@ -649,7 +699,12 @@ static int parse_models(struct ctx *c, yaml_node_t *seq)
                 if (ks && strcmp(ks, "name") == 0 && get_str(c, node(c, p->value), ks, &ms[i].name))
                     return -1;
             }
+        c->model_names[i] = ms[i].name;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
         ms[i].index = (int)i;
+        ms[i].retries = c->cfg->routing.retries;
         ms[i].strategy = c->cfg->routing.strategy; /* routing: is parsed by now */
         ms[i].breaker = c->cfg->routing.breaker;
         if (each_pair(c, item, "models", model_pair, &ms[i]) != 0)
@@ -761,6 +816,7 @@ static void set_defaults(struct gw_config *cfg)
                     .min_requests = 10,
                     .window_s = 60,
                     .cooldown_s = 30},
+        .retries = {.attempts = 3, .backoff_ms = 200, .max_backoff_ms = 4000},
     };
 }
 
@@ -813,7 +869,8 @@ static void add_env_providers(struct gw_config *cfg)
                                                .n_deployments = 1,
                                                .pricing = prices[i],
                                                .strategy = cfg->routing.strategy,
-                                               .breaker = cfg->routing.breaker};
+                                               .breaker = cfg->routing.breaker,
+                                               .retries = cfg->routing.retries};
                 nm++;
             }
         np++;

@@ -81,9 +81,20 @@ struct gw_breaker_cfg {
     int cooldown_s;
 };
 
+/* Retries of a failed upstream call (docs/routing.md): attempts counts the
+ * upstream calls one model group gets, the first included (1 = no retry);
+ * the wait before a retry is the provider's Retry-After, else a random
+ * share of min(max_backoff_ms, backoff_ms * 2^(n-1)). */
+struct gw_retries {
+    int attempts;
+    int backoff_ms;
+    int max_backoff_ms;
+};
+
 struct gw_routing {
     enum gw_strategy strategy;     /* default for models that name none */
     struct gw_breaker_cfg breaker; /* default for models without circuit_breaker */
+    struct gw_retries retries;     /* default for models without retries */
 };
 
 struct gw_model_cfg {
@@ -95,6 +106,12 @@ struct gw_model_cfg {
     struct gw_timeouts timeouts; /* already merged with the global ones */
     enum gw_strategy strategy;
     struct gw_breaker_cfg breaker; /* already merged with routing.circuit_breaker */
+    struct gw_retries retries;     /* already merged with routing.retries */
+    /* models tried, in order, when every attempt at this one failed
+     * (fallbacks) or the provider said the prompt does not fit its context
+     * window (context_window_fallbacks); NULL-terminated, NULL = none. Each
+     * names a model of the same config (checked at load). */
+    const char **fallbacks, **context_window_fallbacks;
 };
 
 struct gw_limits {

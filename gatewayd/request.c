@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crypto.h"
 #include "pipeline.h"
@@ -74,6 +75,16 @@ void gw_request_add_header(struct gw_request *r, const char *name, const char *v
     h->value = gw_arena_strdup(r->arena, value);
     h->next = r->headers;
     r->headers = h;
+}
+
+void gw_request_set_header(struct gw_request *r, const char *name, const char *value)
+{
+    for (struct gw_header *h = r->headers; h; h = h->next)
+        if (strcasecmp(h->name, name) == 0) {
+            h->value = gw_arena_strdup(r->arena, value);
+            return;
+        }
+    gw_request_add_header(r, name, value);
 }
 
 long gw_request_in_flight(void)

@@ -98,6 +98,16 @@ struct gw_request {
     const struct gw_model_cfg *model;
     const struct gw_deployment_cfg *deployment;
     const struct gw_provider_cfg *provider;
+    /* retries (route.c: gw_route_retry) */
+    int attempts;                 /* upstream calls made, in total */
+    int group_attempts;           /* of them, to the current model group */
+    unsigned long long failed;    /* deployments of r->model that failed here (bit i) */
+    const char *const *fallbacks; /* the fallback list being walked, or NULL */
+    int next_fallback;            /* its next position */
+    int retry_pending;            /* a retry's target is chosen, its call not made yet */
+    /* caller headers an adapter reads, captured by dispatch on the MHD
+     * thread (a retry runs the adapter again on the upstream thread) */
+    const char *anthropic_version, *anthropic_beta;
 
     /* response */
     int status;
@@ -134,6 +144,9 @@ void gw_request_ref(struct gw_request *r);
 void gw_request_release(struct gw_request *r);
 
 void gw_request_add_header(struct gw_request *r, const char *name, const char *value);
+/* Replaces the value of the header name (any case) if it is set, else adds
+ * it. */
+void gw_request_set_header(struct gw_request *r, const char *name, const char *value);
 
 /* Requests alive now (for status and for the shutdown drain). */
 long gw_request_in_flight(void);

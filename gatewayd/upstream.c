@@ -14,7 +14,11 @@
  * sockets of clients whose connection is suspended (a suspended MHD
  * connection does not notice its client leaving): recv(MSG_PEEK) == 0 means
  * gone. Easy handles are pooled; connections are cached by the multi handle
- * and reused across requests. */
+ * and reused across requests.
+ *
+ * Timed starts (a retry after its backoff): a list sorted by due time under
+ * q_mu, whose head bounds the epoll wait; a due timer's function runs on
+ * this thread. */
 #include "upstream.h"
 
 #include <curl/curl.h>
@@ -53,6 +57,14 @@ struct gw_transfer {
     struct gw_transfer *prev, *next;
 };
 
+/* A timed start (gw_upstream_after): fn(r) runs on this thread at due_us. */
+struct timer {
+    long long due_us;
+    struct gw_request *r; /* holds a reference */
+    void (*fn)(struct gw_request *r);
+    struct timer *next; /* sorted by due_us */
+};
+
 enum cmd_kind { CMD_START, CMD_UNPAUSE, CMD_GONE, CMD_STOP };
 
 struct cmd {
@@ -75,6 +87,7 @@ static struct {
     CURL *pool[POOL_MAX];
     int n_pool;
     long long next_sweep;
+    struct timer *timers; /* q_mu */
 } U;
 
 /* ---- commands ----------------------------------------------------------- */
@@ -380,6 +393,35 @@ static void sweep(long long now)
     }
 }
 
+/* The earliest timer's due time, 0 if none. */
+static long long next_timer(void)
+{
+    pthread_mutex_lock(&U.q_mu);
+    long long due = U.timers ? U.timers->due_us : 0;
+    pthread_mutex_unlock(&U.q_mu);
+    return due;
+}
+
+/* Runs the timers due by now (all of them when stopping: their fn finds
+ * the worker closed and answers). */
+static void run_timers(long long now, int all)
+{
+    for (;;) {
+        pthread_mutex_lock(&U.q_mu);
+        struct timer *t = U.timers;
+        if (t && (all || t->due_us <= now))
+            U.timers = t->next;
+        else
+            t = NULL;
+        pthread_mutex_unlock(&U.q_mu);
+        if (!t)
+            return;
+        t->fn(t->r);
+        gw_request_release(t->r);
+        free(t);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "gw-upstream");
@@ -394,6 +436,12 @@ static void *worker_main(void *arg)
             long sweep_ms = U.next_sweep <= now ? 0 : (long)((U.next_sweep - now + 999) / 1000);
             if (wait_ms < 0 || sweep_ms < wait_ms)
                 wait_ms = sweep_ms;
+        }
+        long long due = next_timer();
+        if (due) {
+            long timer_ms = due <= now ? 0 : (long)((due - now + 999) / 1000);
+            if (wait_ms < 0 || timer_ms < wait_ms)
+                wait_ms = timer_ms;
         }
         int n = epoll_wait(U.epfd, evs, 128, (int)wait_ms);
         int running;
@@ -414,11 +462,13 @@ static void *worker_main(void *arg)
             curl_multi_socket_action(U.multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         check_done();
+        run_timers(gw_now_us(), stopping);
         if (U.active && U.next_sweep <= now) {
             sweep(now);
             U.next_sweep = now + SWEEP_US;
         }
         if (stopping) {
+            run_timers(0, 1);
             while (U.active)
                 finish(U.active, GW_UP_ABORTED, "the gateway is shutting down");
             return arg;
@@ -480,6 +530,33 @@ int gw_upstream_submit(struct gw_request *r, struct gw_upstream_spec *spec)
         gw_request_release(r);
         return -1;
     }
+    return 0;
+}
+
+int gw_upstream_after(struct gw_request *r, long long delay_ms, void (*fn)(struct gw_request *r))
+{
+    struct timer *t = calloc(1, sizeof *t);
+    if (!t)
+        return -1;
+    t->due_us = gw_now_us() + (delay_ms > 0 ? delay_ms * 1000 : 0);
+    t->r = r;
+    t->fn = fn;
+    pthread_mutex_lock(&U.q_mu);
+    if (U.closed) {
+        pthread_mutex_unlock(&U.q_mu);
+        free(t);
+        return -1;
+    }
+    gw_request_ref(r); /* the timer's reference, dropped once fn has run */
+    struct timer **p = &U.timers;
+    while (*p && (*p)->due_us <= t->due_us)
+        p = &(*p)->next;
+    t->next = *p;
+    *p = t;
+    pthread_mutex_unlock(&U.q_mu);
+    uint64_t one = 1; /* the worker recomputes its wait */
+    ssize_t w = write(U.evfd, &one, sizeof one);
+    (void)w;
     return 0;
 }
 

@@ -2,7 +2,8 @@
  * every call to a provider runs. Adapters describe a transfer (URL, headers,
  * body, timeouts, callbacks); the worker runs it with connection reuse,
  * enforces the first-byte and idle timeouts, pauses it when the client reads
- * slowly, and notices clients that have gone while their request waits. */
+ * slowly, notices clients that have gone while their request waits, and
+ * runs delayed starts (retries after a backoff). */
 #ifndef GW_UPSTREAM_H
 #define GW_UPSTREAM_H
 
@@ -49,6 +50,12 @@ struct gw_upstream_spec {
 int gw_upstream_start_worker(char *err, size_t errlen);
 /* Queues the transfer (takes a reference on r until on_done has run). */
 int gw_upstream_submit(struct gw_request *r, struct gw_upstream_spec *spec);
+/* From any thread (the upstream thread included): runs fn(r) on the
+ * upstream thread once delay_ms have passed, without blocking any thread;
+ * takes a reference on r until fn has run. When the worker is stopping, fn
+ * runs at once (and any transfer it submits is refused). -1 once the worker
+ * has been told to stop (fn will not run). */
+int gw_upstream_after(struct gw_request *r, long long delay_ms, void (*fn)(struct gw_request *r));
 /* From any thread: resume a transfer paused for backpressure. */
 void gw_upstream_unpause(struct gw_request *r);
 /* From any thread: the client left; the transfer is unpaused and read to the

@@ -71,7 +71,10 @@ static int add_header(struct curl_slist **h, const char *name, const char *value
 /* The caller's header, checked; NULL if absent. -1 in *bad if unfit. */
 static const char *caller_header(struct gw_request *r, const char *name, int *bad)
 {
-    const char *v = gw_request_header(r, name);
+    /* captured by the dispatch stage: this may run on the upstream thread */
+    const char *v = strcmp(name, "anthropic-version") == 0 ? r->anthropic_version
+                    : strcmp(name, "anthropic-beta") == 0  ? r->anthropic_beta
+                                                           : NULL;
     if (v && !clean_value(v)) {
         gw_error_respond(r, 400, "invalid_request_error", "invalid_header", name,
                          "The %s header must be printable ASCII (at most 512 bytes).", name);

@@ -25,6 +25,12 @@ extern const struct gw_provider_ops gw_provider_echo, gw_provider_openai, gw_pro
 
 const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type);
 
+/* Hands r to the adapter of r->provider (chat, or embeddings), as the
+ * dispatch stage does; also what a retry runs, on the upstream thread.
+ * Adapters read the caller's headers only from the request
+ * (r->anthropic_version, r->anthropic_beta), never from the connection. */
+enum gw_stage_rc gw_dispatch(struct gw_request *r);
+
 /* The request is a /v1/messages call whose raw body goes upstream as the
  * caller wrote it (only the model changed): the chosen provider speaks
  * Anthropic's format (type anthropic, or vertex with a deployment model

@@ -23,7 +23,10 @@
 #include "errors.h"
 #include "http.h"
 #include "log.h"
+#include "provider.h"
 #include "request.h"
+#include "retry.h"
+#include "route.h"
 #include "upstream.h"
 
 static void xlate_free(void *p)
@@ -75,9 +78,11 @@ static void on_headers(struct gw_request *r, long status, const char *ctype,
 {
     struct gw_xlate *x = xl(r);
     x->status = status;
-    if (retry_after)
-        gw_request_add_header(r, "retry-after", retry_after);
+    if (retry_after) /* passed on with the final answer (a retry may follow) */
+        snprintf(x->retry_after, sizeof x->retry_after, "%s", retry_after);
     if (r->stream && status >= 200 && status < 300) {
+        if (x->retry_after[0])
+            gw_request_add_header(r, "retry-after", x->retry_after);
         pthread_mutex_lock(&r->mu);
         r->streaming = 1;
         r->status = 200;
@@ -273,10 +278,102 @@ static void answer_whole(struct gw_request *r)
     cJSON_Delete(j);
 }
 
+/* Whether a provider's 400 says the prompt does not fit the model's context
+ * window (then context_window_fallbacks apply). The patterns:
+ *   OpenAI (and OpenAI-compatible): error.code "context_length_exceeded";
+ *   Anthropic: error.message containing "prompt is too long";
+ *   either: a message containing "maximum context length" or
+ *   "context window". */
+static int context_window_exceeded(const struct gw_xlate *x)
+{
+    if (x->status != 400 || !x->body.len)
+        return 0;
+    cJSON *j = cJSON_ParseWithLength(x->body.data, x->body.len);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *code = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "code") : NULL;
+    const char *m = cJSON_IsObject(j) ? error_message(j) : NULL;
+    int yes = (cJSON_IsString(code) && strcmp(code->valuestring, "context_length_exceeded") == 0) ||
+              (m && (strstr(m, "prompt is too long") || strstr(m, "maximum context length") ||
+                     strstr(m, "context window")));
+    cJSON_Delete(j);
+    return yes;
+}
+
+/* What a whole (or not started) answer that failed allows: 0 answer it, 1
+ * retry (unreachable, timed out, broken before the answer, 429, 500, 502,
+ * 503, 504), 2 the context-window fallbacks. */
+static int retry_kind(const struct gw_xlate *x, enum gw_upstream_result res)
+{
+    if (res == GW_UP_REFUSED || res == GW_UP_TIMEOUT || res == GW_UP_ERROR)
+        return 1;
+    if (res != GW_UP_OK || x->too_large)
+        return 0;
+    switch (x->status) {
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+        return 1;
+    }
+    return context_window_exceeded(x) ? 2 : 0;
+}
+
+/* Ends a request whose answer (or error) is in r: the client may have it. */
+static void complete(struct gw_request *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->ready = 1;
+    r->upstream_done = 1;
+    gw_http_wake_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* The retry's call, once its wait is over (upstream thread): the failed
+ * attempt's answer is dropped and the new target's adapter runs. A client
+ * that left during the wait gets no more attempts: the last error stands. */
+static void call_again(struct gw_request *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int gone = r->client_gone;
+    if (!gone)
+        gw_buf_reset(&r->out);
+    pthread_mutex_unlock(&r->mu);
+    if (!gone) {
+        gw_route_retry_started(r);
+        r->status = 0;
+        r->content_type = NULL;
+        r->error = NULL;
+        r->t_up_first_us = 0;
+        r->provider_state = NULL;
+        if (gw_dispatch(r) == GW_STAGE_ASYNC)
+            return;
+    }
+    complete(r);
+}
+
+/* Asks the route layer for another attempt; 1 when one is scheduled. */
+static int retry(struct gw_request *r, int kind)
+{
+    struct gw_xlate *x = xl(r);
+    pthread_mutex_lock(&r->mu);
+    int gone = r->client_gone;
+    pthread_mutex_unlock(&r->mu);
+    long long delay_ms = 0;
+    if (gone ||
+        gw_route_retry(r, kind == 2, gw_retry_after_ms(x->retry_after[0] ? x->retry_after : NULL),
+                       &delay_ms) != 0)
+        return 0;
+    gw_info("%s: retrying on %s/%s in %lld ms (attempt %d)", r->id, r->provider->name,
+            r->deployment->model, delay_ms, r->attempts);
+    return gw_upstream_after(r, delay_ms, call_again) == 0;
+}
+
 static void finish_whole(struct gw_request *r, enum gw_upstream_result res, const char *detail)
 {
     struct gw_xlate *x = xl(r);
     const char *pname = r->provider->name;
+    int kind = retry_kind(x, res); /* before the answer takes the body */
     if (res == GW_UP_REFUSED)
         gw_error_respond(r, 502, "upstream_error", "upstream_unreachable", NULL,
                          "Could not reach provider '%s': %s", pname, detail);
@@ -291,11 +388,11 @@ static void finish_whole(struct gw_request *r, enum gw_upstream_result res, cons
                          "The transfer from provider '%s' failed: %s", pname, detail);
     else
         answer_whole(r);
-    pthread_mutex_lock(&r->mu);
-    r->ready = 1;
-    r->upstream_done = 1;
-    gw_http_wake_locked(r);
-    pthread_mutex_unlock(&r->mu);
+    if (kind && retry(r, kind))
+        return; /* the error answered above is the last one if nothing else works */
+    if (x->retry_after[0])
+        gw_request_add_header(r, "retry-after", x->retry_after);
+    complete(r);
 }
 
 static void on_done(struct gw_request *r, enum gw_upstream_result res, const char *detail)

@@ -10,8 +10,16 @@
  * the provider's bytes go to the client unchanged and the codec only
  * observes them, for usage and for knowing the answer is complete.
  *
- * Threads: gw_xlate_submit runs on the MHD thread; every codec callback runs
- * on the upstream thread. */
+ * Retries: an answer that failed before anything reached the client (the
+ * call refused or timed out, a 429/500/502/503/504, a 400 saying the
+ * context window is exceeded; a stream only starts on a 2xx head) is not
+ * answered: route.h's gw_route_retry picks the next target and the adapter
+ * runs again after the wait (gw_upstream_after), until it succeeds or
+ * nothing is left; then the last error is the answer. A stream that broke
+ * after its head is never retried.
+ *
+ * Threads: gw_xlate_submit runs on the MHD thread (or the upstream thread,
+ * for a retry); every codec callback runs on the upstream thread. */
 #ifndef GW_XLATE_H
 #define GW_XLATE_H
 
@@ -63,6 +71,7 @@ struct gw_xlate {
     struct gw_buf body, relay_buf;
     long status;
     int too_large;
+    char retry_after[32]; /* the provider's Retry-After, "" if none */
     char fail_msg[256];
 };
 

@@ -3,7 +3,9 @@
  * for /v1/embeddings (a provider type without one is a 400). A /v1/messages
  * body with an Anthropic-only feature (r->anthropic_only_*, recorded by
  * parse_messages) is refused here with parse_messages' 400 unless it is
- * relayed to an Anthropic-format upstream. */
+ * relayed to an Anthropic-format upstream. gw_dispatch is the same hand-over
+ * again for a retry (route.c), on the upstream thread: the caller headers
+ * adapters read are captured on the request first, here. */
 #include "errors.h"
 #include "pipeline.h"
 #include "providers/provider.h"
@@ -37,7 +39,7 @@ int gw_provider_relays_messages(const struct gw_request *r)
             gw_vertex_is_claude(r->deployment->model));
 }
 
-static enum gw_stage_rc run(struct gw_request *r)
+enum gw_stage_rc gw_dispatch(struct gw_request *r)
 {
     const struct gw_provider_ops *ops = gw_provider_for(r->provider->type);
     if (r->api == GW_API_EMBEDDINGS) {
@@ -62,6 +64,22 @@ static enum gw_stage_rc run(struct gw_request *r)
         return GW_STAGE_RESPOND;
     }
     return ops->chat(r);
+}
+
+/* The caller's headers an adapter reads are copied here, on the MHD thread:
+ * a retry runs the adapter again on the upstream thread, where the
+ * connection's headers must not be touched. */
+static const char *captured(struct gw_request *r, const char *name)
+{
+    const char *v = gw_request_header(r, name);
+    return v ? gw_arena_strdup(r->arena, v) : NULL;
+}
+
+static enum gw_stage_rc run(struct gw_request *r)
+{
+    r->anthropic_version = captured(r, "anthropic-version");
+    r->anthropic_beta = captured(r, "anthropic-beta");
+    return gw_dispatch(r);
 }
 
 const struct gw_stage gw_stage_dispatch = {

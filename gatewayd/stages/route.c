@@ -7,6 +7,11 @@
  * says where the request went: x-gw-provider, x-gw-deployment
  * ("provider/upstream-model") and x-gw-attempts (upstream calls made).
  *
+ * gw_route_retry (route.h) is the second chance: after an attempt failed
+ * before anything reached the client, it records that attempt and moves
+ * the request to another deployment of its model, then to the model's
+ * fallbacks (or its context_window_fallbacks), each with its own attempts.
+ *
  * DESIGN: setup resolves every deployment of the config to its live state
  * (deployments.h) once, so picking reads only atomics; the done hook, which
  * runs once when the request's usage is final, gives back the in-flight slot
@@ -21,6 +26,7 @@
 #include "errors.h"
 #include "pipeline.h"
 #include "request.h"
+#include "retry.h"
 #include "route.h"
 
 /* What setup built for one model of the config. */
@@ -169,10 +175,12 @@ static size_t choose(const struct gw_model_cfg *m, const struct route_model *rm,
     return 0;
 }
 
-/* Picks a deployment whose breaker lets the request through; -1 when none
- * does, with *retry_us the time until the earliest one turns half-open. */
+/* Picks a deployment whose breaker lets the request through, preferring
+ * those not in avoid (bit i: deployment i failed for this request); -1 when
+ * none does, with *retry_us the time until the earliest one turns
+ * half-open. */
 static int pick(struct gw_request *r, const struct gw_model_cfg *m, const struct route_model *rm,
-                long long *retry_us)
+                unsigned long long avoid, long long *retry_us)
 {
     size_t n = m->n_deployments, k = 0;
     int *c = gw_arena_alloc(r->arena, n * sizeof *c);
@@ -188,6 +196,12 @@ static int pick(struct gw_request *r, const struct gw_model_cfg *m, const struct
         else if (earliest == 0 || until < earliest)
             earliest = until;
     }
+    size_t fresh = 0;
+    for (size_t j = 0; j < k; j++)
+        if (c[j] >= 64 || !(avoid >> c[j] & 1))
+            c[fresh++] = c[j];
+    if (fresh > 0)
+        k = fresh; /* else every candidate failed already: try them again */
     while (k > 0) {
         size_t at = choose(m, rm, c, k);
         int i = c[at];
@@ -228,6 +242,7 @@ static const struct gw_model_cfg *direct_model(struct gw_request *r, const char 
     m->timeouts = r->cfg->timeouts;
     m->strategy = GW_STRATEGY_FALLBACK;
     m->breaker = r->cfg->routing.breaker;
+    m->retries = r->cfg->routing.retries;
     return m;
 }
 
@@ -240,21 +255,25 @@ static const struct route_model *route_model(const struct gw_request *r,
     return &st->models[m->index];
 }
 
+/* Points r at deployment i of m; the response headers say so (a retry
+ * replaces what the previous attempt set). */
 static void set_deployment(struct gw_request *r, const struct gw_model_cfg *m, size_t i)
 {
     r->model = m;
     r->deployment = &m->deployments[i];
     r->provider = &r->cfg->providers[r->deployment->provider];
-    gw_request_add_header(r, "x-gw-provider", r->provider->name);
+    gw_request_set_header(r, "x-gw-provider", r->provider->name);
     if (r->api == GW_API_COUNT_TOKENS)
         return; /* answered here, without a provider call */
     size_t n = strlen(r->provider->name) + strlen(r->deployment->model) + 2;
     char *label = gw_arena_alloc(r->arena, n);
     if (label) {
         snprintf(label, n, "%s/%s", r->provider->name, r->deployment->model);
-        gw_request_add_header(r, "x-gw-deployment", label);
+        gw_request_set_header(r, "x-gw-deployment", label);
     }
-    gw_request_add_header(r, "x-gw-attempts", "1");
+    char num[16];
+    snprintf(num, sizeof num, "%d", r->attempts > 0 ? r->attempts : 1);
+    gw_request_set_header(r, "x-gw-attempts", num);
 }
 
 static enum gw_stage_rc run(struct gw_request *r)
@@ -274,7 +293,7 @@ static enum gw_stage_rc run(struct gw_request *r)
         return GW_STAGE_CONTINUE;
     }
     long long retry_us = 0;
-    int i = pick(r, m, rm, &retry_us);
+    int i = pick(r, m, rm, 0, &retry_us);
     if (i < 0) {
         long long s = (retry_us + 999999) / 1000000;
         char num[32];
@@ -287,8 +306,100 @@ static enum gw_stage_rc run(struct gw_request *r)
         return GW_STAGE_RESPOND;
     }
     gw_deployment_start(rm->live[i]);
+    r->attempts = r->group_attempts = 1;
     set_deployment(r, rm->priced[i] ? rm->priced[i] : m, (size_t)i);
     return GW_STAGE_CONTINUE;
+}
+
+/* ---- retries ------------------------------------------------------------ */
+
+/* Moves r to a deployment of m picked by its strategy (avoiding those in
+ * avoid): one more attempt. 0, or -1 when no breaker lets it through. */
+static int retarget(struct gw_request *r, const struct gw_model_cfg *m, unsigned long long avoid)
+{
+    const struct route_model *rm = route_model(r, m);
+    long long retry_us = 0;
+    int i = rm ? pick(r, m, rm, avoid, &retry_us) : 0;
+    if (i < 0)
+        return -1;
+    if (rm)
+        gw_deployment_start(rm->live[i]);
+    r->attempts++;
+    set_deployment(r, rm && rm->priced[i] ? rm->priced[i] : m, (size_t)i);
+    return 0;
+}
+
+/* Whether m has a deployment outside avoid. */
+static int untried(const struct gw_model_cfg *m, unsigned long long avoid)
+{
+    for (size_t i = 0; i < m->n_deployments; i++)
+        if (i >= 64 || !(avoid >> i & 1))
+            return 1;
+    return 0;
+}
+
+int gw_route_retry(struct gw_request *r, int context_window, long long retry_after_ms,
+                   long long *delay_ms)
+{
+    const struct gw_model_cfg *m = r->model;
+    size_t cur = (size_t)(r->deployment - m->deployments);
+    const struct route_model *rm = route_model(r, m);
+    int rc = -1;
+    if (cur < 64)
+        r->failed |= 1ULL << cur;
+    *delay_ms = 0;
+    const struct gw_model_cfg *asked = gw_config_model(r->cfg, r->model_name);
+    if (context_window) {
+        const char *const *cw = asked ? asked->context_window_fallbacks : NULL;
+        if (r->fallbacks != cw) { /* start the context-window list */
+            r->fallbacks = cw;
+            r->next_fallback = 0;
+        }
+    } else if (r->group_attempts < m->retries.attempts) {
+        /* a Retry-After longer than max_backoff_ms is not waited for: another
+         * deployment now, or the next model */
+        int too_long = retry_after_ms > m->retries.max_backoff_ms;
+        int n = r->group_attempts;
+        if ((!too_long || untried(m, r->failed)) && retarget(r, m, r->failed) == 0) {
+            r->group_attempts++;
+            if (too_long)
+                *delay_ms = 0;
+            else if (retry_after_ms >= 0)
+                *delay_ms = retry_after_ms;
+            else
+                *delay_ms =
+                    gw_retry_backoff_ms(&m->retries, n, (double)(gw_fast_random() >> 11) / 0x1p53);
+            rc = 0;
+        }
+    }
+    if (rc != 0 && !r->fallbacks && !context_window && asked) {
+        r->fallbacks = asked->fallbacks; /* the group is done: its fallbacks */
+        r->next_fallback = 0;
+    }
+    while (rc != 0 && r->fallbacks && r->fallbacks[r->next_fallback]) {
+        const struct gw_model_cfg *fm = gw_config_model(r->cfg, r->fallbacks[r->next_fallback++]);
+        if (fm && retarget(r, fm, 0) == 0) {
+            r->failed = 0;
+            r->group_attempts = 1;
+            rc = 0;
+        }
+    }
+    if (rc != 0)
+        return -1; /* the done hook records the last attempt with the answer */
+    if (rm) {      /* the failed attempt: one finish for its one start */
+        struct gw_deployment *d = rm->live[cur];
+        gw_deployment_end(d);
+        gw_deployment_finish(d, &m->breaker,
+                             context_window ? GW_OUTCOME_NEUTRAL : GW_OUTCOME_FAILURE, 0,
+                             (uintptr_t)r, gw_now_us());
+    }
+    r->retry_pending = 1;
+    return 0;
+}
+
+void gw_route_retry_started(struct gw_request *r)
+{
+    r->retry_pending = 0;
 }
 
 /* The x-gw-attempts header says 0 when the gateway answered itself after
@@ -309,6 +420,10 @@ static void done(struct gw_request *r)
         return;
     struct gw_deployment *d = rm->live[r->deployment - r->model->deployments];
     gw_deployment_end(d);
+    if (r->retry_pending) { /* chosen for a retry that was never made */
+        gw_deployment_finish(d, &r->model->breaker, GW_OUTCOME_NONE, 0, (uintptr_t)r, gw_now_us());
+        return;
+    }
     int streaming;
     pthread_mutex_lock(&r->mu);
     streaming = r->streaming;

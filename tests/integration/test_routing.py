@@ -264,7 +264,7 @@ def test_breaker_opens_and_traffic_moves(make_gateway):
         "provider: dead, model: cb-dead", "provider: mock, model: cb-good"],
         breaker="failures: 3, cooldown_s: 1"))
     key = g.create_key("cb")["key"]
-    for _ in range(3):  # no retries yet: the caller sees each failure
+    for _ in range(3):  # retries are off in the test config: the caller sees each failure
         r = ask(g, key, "cb")
         assert_openai_error(r, 502, code="upstream_unreachable")
         assert served_by(r) == "dead/cb-dead"

@@ -88,6 +88,8 @@ static void mock_directive_apply(char *item, struct mock_directives *d)
         d->overloaded = on;
     else if (strcmp(item, "exception") == 0)
         d->exception = on;
+    else if (strcmp(item, "context_exceeded") == 0)
+        d->context_exceeded = on;
     else if (strcmp(item, "hang") == 0)
         d->hang = on;
     else if (strcmp(item, "garbage") == 0)

@@ -58,9 +58,10 @@ struct mock_directives {
     long cache_write;    /* prompt tokens reported as written to the cache */
     char tool[65];       /* answer with a call to this tool; "" = none */
     bool hang, garbage, no_usage, sse_garbage;
-    bool stop_max;   /* the stop reason is the format's max-tokens reason */
-    bool overloaded; /* Anthropic: error event after the first delta (529 unstreamed) */
-    bool exception;  /* Bedrock: exception frame after the first delta (429 unstreamed) */
+    bool stop_max;         /* the stop reason is the format's max-tokens reason */
+    bool overloaded;       /* Anthropic: error event after the first delta (529 unstreamed) */
+    bool exception;        /* Bedrock: exception frame after the first delta (429 unstreamed) */
+    bool context_exceeded; /* 400: the prompt does not fit the context window */
 };
 
 void mock_directives_init(struct mock_directives *d);

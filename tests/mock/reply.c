@@ -130,11 +130,28 @@ struct MHD_Response *mock_fault_response(enum mock_format fmt, const struct mock
     return r;
 }
 
+/* The 400 of a prompt over the context window, as each provider says it. */
+static struct MHD_Response *mock_context_exceeded(enum mock_format fmt)
+{
+    if (fmt == MOCK_FMT_OPENAI)
+        return mock_reply_json(mock_openai_error(
+            "This model's maximum context length is 128000 tokens. However, your messages "
+            "resulted in 250000 tokens. Please reduce the length of the messages.",
+            "invalid_request_error", "context_length_exceeded"));
+    if (fmt == MOCK_FMT_ANTHROPIC)
+        return mock_reply_json(mock_anthropic_error("invalid_request_error",
+                                                    "prompt is too long: 250000 tokens > "
+                                                    "200000 maximum"));
+    return mock_error_response(fmt, 400, NULL, "The input exceeds the model's context window.");
+}
+
 bool mock_call_fault(struct mock_call *call, const struct mock_directives *d)
 {
     call->delay_ms += d->delay_ms;
     if (d->hang) {
         call->hang = true;
+    } else if (d->context_exceeded) {
+        mock_call_reply(call, 400, mock_context_exceeded(call->fmt));
     } else if (d->status) {
         mock_call_reply(call, d->status, mock_fault_response(call->fmt, d));
     } else if (d->garbage) {

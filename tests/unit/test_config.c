@@ -340,10 +340,16 @@ static void test_routing_errors(void **state)
         MODEL("    deployments: [ { provider: e, model: m }, { provider: e, model: m } ]\n"),
         "t.yaml:4: deployments: provider 'e' with model 'm' is listed twice");
     expect_error(MODEL("    fallbacks: [ y ]\n    deployments: [ { provider: e } ]\n"),
-                 "t.yaml:4: fallbacks: unknown key in a model");
+                 "t.yaml:4: fallbacks: no model named 'y'");
+    expect_error(
+        MODEL("    context_window_fallbacks: [ x ]\n    deployments: [ { provider: e } ]\n"),
+        "t.yaml:4: context_window_fallbacks: a model cannot fall back to itself");
+    expect_error(MODEL("    retries: { attempts: 0 }\n    deployments: [ { provider: e } ]\n"),
+                 "t.yaml:4: attempts: 0 is out of range");
 #undef MODEL
     expect_error("routing:\n  strategy: random\n", "t.yaml:2: strategy: expected fallback");
-    expect_error("routing:\n  retries: 3\n", "t.yaml:2: retries: unknown key in routing");
+    expect_error("routing:\n  retries: { tries: 3 }\n", "t.yaml:2: tries: unknown key in retries");
+    expect_error("routing:\n  retry: 3\n", "t.yaml:2: retry: unknown key in routing");
     expect_error("routing:\n  circuit_breaker: { cooldown_s: soon }\n",
                  "t.yaml:2: cooldown_s: expected an integer");
 }
