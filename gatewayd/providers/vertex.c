@@ -32,7 +32,6 @@
 #include "errors.h"
 #include "gcp_auth.h"
 #include "gemini.h"
-#include "http.h"
 #include "log.h"
 #include "provider.h"
 #include "request.h"
@@ -118,17 +117,6 @@ static enum gw_stage_rc submit_call(struct gw_request *r, struct vertex_call *c,
     return gw_xlate_submit(r, c->codec, NULL, c->relay, c->url, h, body, c->body_len);
 }
 
-/* After the model call could not be handed over from the upstream thread:
- * the error set on r is the answer. */
-static void answer_now(struct gw_request *r)
-{
-    pthread_mutex_lock(&r->mu);
-    r->ready = 1;
-    r->upstream_done = 1;
-    gw_http_wake_locked(r);
-    pthread_mutex_unlock(&r->mu);
-}
-
 /* ---- the token transfer (upstream thread) ------------------------------- */
 
 static void token_headers(struct gw_request *r, long status, const char *ctype,
@@ -173,17 +161,17 @@ static void token_done(struct gw_request *r, enum gw_upstream_result res, const 
         gw_error_respond(r, 502, "upstream_error", "upstream_auth_failed", NULL,
                          "Could not obtain an access token for provider '%s': %s",
                          r->provider->name, err[0] ? err : "no token");
-        answer_now(r);
+        gw_xlate_complete(r);
     } else if (gone) {
         gw_error_respond(r, 499, "upstream_error", "client_gone", NULL,
                          "The client left before the call was made.");
-        answer_now(r);
+        gw_xlate_complete(r);
     } else {
         if (err[0]) /* a refresh failed but the old token is still good */
             gw_warn("vertex provider %s: token refresh failed, using the cached one: %s",
                     r->provider->name, err);
         if (submit_call(r, c, token) != GW_STAGE_ASYNC)
-            answer_now(r);
+            gw_xlate_complete(r);
     }
     sodium_memzero(token, sizeof token);
 }

@@ -104,6 +104,39 @@ static int on_event(void *ctx, const char *raw, size_t raw_len, const char *data
     return rc;
 }
 
+int gw_xlate_decode(struct gw_xlate *x, const char *p, size_t n)
+{
+    int rc = x->codec->event ? gw_sse_feed(&x->sse, p, n, on_event, x) : x->codec->feed(x, p, n);
+    if (rc != 0 && !x->fail_msg[0])
+        gw_xlate_bad_answer(x, "the stream could not be decoded");
+    return rc;
+}
+
+void gw_xlate_end(struct gw_xlate *x, const char *code, const char *detail)
+{
+    if (x->failed) {
+        /* the provider's error event has been passed on */
+    } else if (!x->complete) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "The upstream stream ended before completion: %s",
+                 x->fail_msg[0] ? x->fail_msg
+                 : detail       ? detail
+                                : "no end-of-answer event");
+        gw_xlate_fail(x, code, msg);
+    } else if (!x->relay) {
+        gw_answer_close(&x->ans, x->out);
+    }
+}
+
+int gw_xlate_decode_whole(struct gw_xlate *x, const cJSON *body)
+{
+    if (x->codec->whole(x, body) != 0 || x->failed)
+        return -1;
+    if (!x->relay && !x->codec->writes_answer)
+        gw_answer_close(&x->ans, x->out);
+    return 0;
+}
+
 /* Hands x->relay_buf to the client (r->mu held): into r->out while the
  * client is there, and to the copy a durable answer is stored from. */
 static void deliver(struct gw_request *r, struct gw_xlate *x)
@@ -138,10 +171,7 @@ static size_t on_data(struct gw_request *r, const char *data, size_t len)
     }
     gw_buf_reset(&x->relay_buf);
     x->out = &x->relay_buf;
-    int rc = x->codec->event ? gw_sse_feed(&x->sse, data, len, on_event, x)
-                             : x->codec->feed(x, data, len);
-    if (rc != 0 && !x->fail_msg[0])
-        gw_xlate_bad_answer(x, "the stream could not be decoded");
+    int rc = gw_xlate_decode(x, data, len);
     if (x->relay_buf.len) {
         pthread_mutex_lock(&r->mu);
         deliver(r, x);
@@ -162,18 +192,7 @@ static void finish_stream(struct gw_request *r, enum gw_upstream_result res, con
     gw_buf_reset(&x->relay_buf);
     x->out = &x->relay_buf;
     r->kept.broken = x->failed || !x->complete;
-    if (x->failed) {
-        /* the provider's error event has been passed on */
-    } else if (!x->complete) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "The upstream stream ended before completion: %s",
-                 x->fail_msg[0] ? x->fail_msg
-                 : detail       ? detail
-                                : "no end-of-answer event");
-        gw_xlate_fail(x, code, msg);
-    } else if (!x->relay) {
-        gw_answer_close(&x->ans, x->out);
-    }
+    gw_xlate_end(x, code, detail);
     deliver(r, x);
     r->upstream_done = 1;
     gw_http_wake_locked(r);
@@ -255,7 +274,7 @@ static void answer_whole(struct gw_request *r)
     } else {
         struct gw_buf out = {0};
         x->out = &out;
-        if (x->codec->whole(x, j) != 0 || x->failed) {
+        if (gw_xlate_decode_whole(x, j) != 0) {
             gw_error_respond(r, 502, "upstream_error", "upstream_bad_response", NULL,
                              "Provider '%s' returned an answer the gateway cannot read: %s", pname,
                              x->fail_msg[0] ? x->fail_msg : "malformed");
@@ -267,8 +286,6 @@ static void answer_whole(struct gw_request *r)
                 r->out = x->body; /* the provider's bytes, unchanged */
                 memset(&x->body, 0, sizeof x->body);
             } else {
-                if (!x->codec->writes_answer)
-                    gw_answer_close(&x->ans, &out);
                 r->out = out;
                 memset(&out, 0, sizeof out);
             }
@@ -319,8 +336,7 @@ static int retry_kind(const struct gw_xlate *x, enum gw_upstream_result res)
     return context_window_exceeded(x) ? 2 : 0;
 }
 
-/* Ends a request whose answer (or error) is in r: the client may have it. */
-static void complete(struct gw_request *r)
+void gw_xlate_complete(struct gw_request *r)
 {
     pthread_mutex_lock(&r->mu);
     r->ready = 1;
@@ -349,7 +365,7 @@ static void call_again(struct gw_request *r)
         if (gw_dispatch(r) == GW_STAGE_ASYNC)
             return;
     }
-    complete(r);
+    gw_xlate_complete(r);
 }
 
 /* Asks the route layer for another attempt; 1 when one is scheduled. */
@@ -392,7 +408,7 @@ static void finish_whole(struct gw_request *r, enum gw_upstream_result res, cons
         return; /* the error answered above is the last one if nothing else works */
     if (x->retry_after[0])
         gw_request_add_header(r, "retry-after", x->retry_after);
-    complete(r);
+    gw_xlate_complete(r);
 }
 
 static void on_done(struct gw_request *r, enum gw_upstream_result res, const char *detail)

@@ -91,6 +91,22 @@ void gw_xlate_fail(struct gw_xlate *x, const char *code, const char *message);
 int gw_xlate_bad_answer(struct gw_xlate *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The decoding steps of the transfer, on x->out (also driven directly by
+ * the provider_answer fuzz target):
+ * stream bytes through the codec (SSE events or its raw feed); returns 0,
+ * or non-zero with x->fail_msg saying why; */
+int gw_xlate_decode(struct gw_xlate *x, const char *p, size_t n);
+/* the end of a stream: the caller's error event (code; detail: why) when
+ * the provider's answer is incomplete, else the closing events; */
+void gw_xlate_end(struct gw_xlate *x, const char *code, const char *detail);
+/* a whole 2xx answer: decoded and closed (nothing closed when relayed or
+ * when the codec writes the answer itself); -1 when it cannot be read. */
+int gw_xlate_decode_whole(struct gw_xlate *x, const cJSON *body);
+
+/* From the upstream thread, after a stage answered at once (RESPOND): the
+ * answer (or error) now in r is ready, and nothing more will be added. */
+void gw_xlate_complete(struct gw_request *r);
+
 /* A token count from a provider's JSON: sane numbers only. */
 void gw_xlate_count(long long *dst, const cJSON *v);
 

@@ -159,12 +159,7 @@ static void check_accepted(struct gw_request *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct gw_request *r = gw_request_new();
-    CHECK(r != NULL);
-    r->api = GW_API_EMBEDDINGS;
-    r->method = "POST";
-    r->path = "/v1/embeddings";
-    CHECK(gw_buf_append(&r->body, data, size) == 0);
+    struct gw_request *r = fuzz_request(GW_API_EMBEDDINGS, "/v1/embeddings", data, size);
     enum gw_stage_rc rc = gw_stage_parse_embeddings.run(r);
     if (rc == GW_STAGE_RESPOND)
         fuzz_check_openai_error(r, 400);

@@ -123,12 +123,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    struct gw_request *r = gw_request_new();
-    CHECK(r != NULL);
-    r->api = (data[0] & 1) ? GW_API_COUNT_TOKENS : GW_API_MESSAGES;
-    r->method = "POST";
-    r->path = r->api == GW_API_MESSAGES ? "/v1/messages" : "/v1/messages/count_tokens";
-    CHECK(gw_buf_append(&r->body, data + 1, size - 1) == 0);
+    int count = data[0] & 1;
+    struct gw_request *r =
+        fuzz_request(count ? GW_API_COUNT_TOKENS : GW_API_MESSAGES,
+                     count ? "/v1/messages/count_tokens" : "/v1/messages", data + 1, size - 1);
     enum gw_stage_rc rc = gw_stage_parse_messages.run(r);
     if (rc == GW_STAGE_RESPOND)
         check_error_body(r);

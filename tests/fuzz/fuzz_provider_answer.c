@@ -10,12 +10,12 @@
  * (M / 12 % 2). Whole: the rest is a body; a JSON object goes to the
  * codec's whole(). Stream: byte N, then N % 8 + 1 piece sizes (each plus
  * one), then the stream, fed in pieces of those sizes (cycled) through
- * gw_sse_feed to the codec's event() (anthropic, gemini) or to its feed()
- * (bedrock's binary event stream), until a callback refuses. Unless M / 24
- * is odd, the CRCs of a bedrock stream's frames are recomputed first, so
- * that mutated payloads and headers reach the codec. Then the end of the
- * transfer: an incomplete stream ends with the caller's error event, a
- * complete one is closed (gw_answer_close).
+ * the transfer's own gw_xlate_decode (SSE events to the codec's event(), or
+ * bedrock's binary event stream to its feed()), until a callback refuses.
+ * Unless M / 24 is odd, the CRCs of a bedrock stream's frames are
+ * recomputed first, so that mutated payloads and headers reach the codec.
+ * Then the end of the transfer, gw_xlate_end: an incomplete stream ends
+ * with the caller's error event, a complete one is closed.
  *
  * Checks: usage counters never negative. A whole answer that the codec
  * accepted writes nothing before the close, then one JSON object
@@ -51,18 +51,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     gw_log_set_level(GW_LOG_ERROR);
     return 0;
-}
-
-/* As xlate.c passes an event to the codec (and, relayed, to the caller). */
-static int on_event(void *ctx, const char *raw, size_t raw_len, const char *data, size_t n)
-{
-    struct gw_xlate *x = ctx;
-    int rc = x->codec->event(x, data, n);
-    if (rc == GW_XLATE_SKIP)
-        return 0;
-    if (x->relay && gw_buf_append(x->out, raw, raw_len) != 0)
-        return -1;
-    return rc;
 }
 
 /* Whole SSE events as the caller's writer makes them; *ended: an end or an
@@ -168,8 +156,7 @@ static int stream(struct gw_xlate *x, const uint8_t *data, size_t size, int fix,
         if (n > len - at)
             n = len - at;
         gw_buf_reset(&piece);
-        rc = x->codec->event ? gw_sse_feed(&x->sse, s + at, n, on_event, x)
-                             : x->codec->feed(x, s + at, n);
+        rc = gw_xlate_decode(x, s + at, n);
         at += n;
         if (x->relay)
             CHECK(ends_event(&piece));
@@ -187,16 +174,7 @@ static void finish(struct gw_xlate *x, struct gw_buf *out)
 {
     size_t before = out->len;
     x->out = out;
-    if (x->failed) {
-        /* the provider's error event has been passed on */
-    } else if (!x->complete) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "The upstream stream ended before completion: %s",
-                 x->fail_msg[0] ? x->fail_msg : "no end-of-answer event");
-        gw_xlate_fail(x, "upstream_stream_error", msg);
-    } else if (!x->relay) {
-        gw_answer_close(&x->ans, out);
-    }
+    gw_xlate_end(x, "upstream_stream_error", NULL);
     if (x->relay) {
         CHECK(ends_event(out));
         return;

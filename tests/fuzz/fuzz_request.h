@@ -1,11 +1,13 @@
 /* What the request-body fuzz targets share: CHECK (abort on a broken
  * invariant, so libFuzzer reports it), the set-up that installs the
- * embedded default config once, so gw_request_new() can make requests, and
- * the check of an OpenAI-shaped refusal. */
+ * embedded default config once, so gw_request_new() can make requests, a
+ * request carrying the input as its body, and the check of an OpenAI-shaped
+ * refusal. */
 #ifndef GW_FUZZ_REQUEST_H
 #define GW_FUZZ_REQUEST_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,20 @@ static inline void fuzz_install_default_config(const char *target)
         fprintf(stderr, "%s: %s\n", target, err);
         abort();
     }
+}
+
+/* A POST request to path whose body is data[0..size), as the HTTP intake
+ * leaves it for the parse stages. */
+static inline struct gw_request *fuzz_request(enum gw_api api, const char *path,
+                                              const uint8_t *data, size_t size)
+{
+    struct gw_request *r = gw_request_new();
+    CHECK(r != NULL);
+    r->api = api;
+    r->method = "POST";
+    r->path = path;
+    CHECK(gw_buf_append(&r->body, data, size) == 0);
+    return r;
 }
 
 /* A refusal in OpenAI's shape: the status, a JSON body with a non-empty
