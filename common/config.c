@@ -15,175 +15,12 @@
 
 #include "arena.h"
 #include "embedded.h"
+#include "config-int.h"
 #include "gcp_auth.h"
-
-struct ctx {
-    yaml_document_t *doc;
-    struct gw_config *cfg;
-    const char *file;
-    char *err;
-    size_t errlen;
-    const char **model_names; /* every model's name, while models are parsed */
-    size_t n_model_names;
-};
-
-static int fail(struct ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(struct ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(c->err, c->errlen, "%s:%lu: %s: %s", c->file,
-             n ? (unsigned long)n->start_mark.line + 1 : 0UL, key, msg);
-    return -1;
-}
-
-static yaml_node_t *node(struct ctx *c, int idx)
-{
-    return yaml_document_get_node(c->doc, idx);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static int get_str(struct ctx *c, yaml_node_t *n, const char *key, const char **out)
-{
-    const char *s = scalar(n);
-    if (!s)
-        return fail(c, n, key, "expected a string");
-    *out = gw_arena_strdup(c->cfg->arena, s);
-    return *out ? 0 : fail(c, n, key, "out of memory");
-}
-
-static int get_ll(struct ctx *c, yaml_node_t *n, const char *key, long long min, long long max,
-                  long long *out)
-{
-    const char *s = scalar(n);
-    char *end;
-    if (!s || !*s)
-        return fail(c, n, key, "expected an integer");
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*end || errno)
-        return fail(c, n, key, "expected an integer, got '%s'", s);
-    if (v < min || v > max)
-        return fail(c, n, key, "%lld is out of range [%lld, %lld]", v, min, max);
-    *out = v;
-    return 0;
-}
-
-static int get_int(struct ctx *c, yaml_node_t *n, const char *key, int min, int max, int *out)
-{
-    long long v;
-    if (get_ll(c, n, key, min, max, &v) != 0)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int get_double(struct ctx *c, yaml_node_t *n, const char *key, double *out)
-{
-    const char *s = scalar(n);
-    char *end;
-    if (!s || !*s)
-        return fail(c, n, key, "expected a number");
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end || errno || v < 0)
-        return fail(c, n, key, "expected a non-negative number, got '%s'", s);
-    *out = v;
-    return 0;
-}
-
-static int get_bool(struct ctx *c, yaml_node_t *n, const char *key, int *out)
-{
-    const char *s = scalar(n);
-    if (s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0))
-        *out = 1;
-    else if (s && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0))
-        *out = 0;
-    else
-        return fail(c, n, key, "expected true or false");
-    return 0;
-}
-
-/* A list of non-empty strings, NULL-terminated, in the config's arena. */
-static int get_str_list(struct ctx *c, yaml_node_t *n, const char *key, const char ***out,
-                        size_t *count)
-{
-    if (!n || n->type != YAML_SEQUENCE_NODE)
-        return fail(c, n, key, "expected a list of strings");
-    size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    const char **list = gw_arena_calloc(c->cfg->arena, (k + 1) * sizeof *list);
-    for (size_t i = 0; i < k; i++) {
-        yaml_node_t *item = node(c, n->data.sequence.items.start[i]);
-        if (get_str(c, item, key, &list[i]) != 0)
-            return -1;
-        if (!*list[i])
-            return fail(c, item, key, "empty strings are not allowed here");
-    }
-    *out = list;
-    *count = k;
-    return 0;
-}
-
-/* Iterates a mapping: for each pair, calls fn(c, key, value, arg). */
-typedef int (*pair_fn)(struct ctx *c, const char *key, yaml_node_t *val, void *arg);
-
-static int each_pair(struct ctx *c, yaml_node_t *map, const char *what, pair_fn fn, void *arg)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return fail(c, map, what, "expected a mapping");
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = node(c, p->key);
-        const char *ks = scalar(k);
-        if (!ks)
-            return fail(c, k, what, "keys must be strings");
-        if (fn(c, ks, node(c, p->value), arg) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int resolve_secret(struct ctx *c, yaml_node_t *n, const char *key, const char **out)
-{
-    const char *ref = scalar(n);
-    if (!ref)
-        return fail(c, n, key, "expected env:NAME or file:PATH");
-    if (strncmp(ref, "env:", 4) == 0) {
-        const char *v = getenv(ref + 4);
-        if (!v || !*v)
-            return fail(c, n, key, "environment variable %s is not set", ref + 4);
-        *out = gw_arena_strdup(c->cfg->arena, v);
-        return 0;
-    }
-    if (strncmp(ref, "file:", 5) == 0) {
-        FILE *f = fopen(ref + 5, "r");
-        if (!f)
-            return fail(c, n, key, "cannot read %s: %s", ref + 5, strerror(errno));
-        char buf[4096];
-        size_t len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-            len--;
-        if (len == 0)
-            return fail(c, n, key, "%s is empty", ref + 5);
-        *out = gw_arena_strndup(c->cfg->arena, buf, len);
-        return 0;
-    }
-    return fail(c, n, key, "a secret is never written in clear: use env:NAME or file:PATH");
-}
 
 /* ---- timeouts, limits --------------------------------------------------- */
 
-static int timeouts_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int timeouts_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_timeouts *t = arg;
     int *dst = strcmp(k, "connect_ms") == 0      ? &t->connect_ms
@@ -192,41 +29,41 @@ static int timeouts_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg
                : strcmp(k, "total_ms") == 0      ? &t->total_ms
                                                  : NULL;
     if (!dst)
-        return fail(c, v, k, "unknown key in timeouts");
-    return get_int(c, v, k, 1, 86400000, dst);
+        return gw_cfg_fail(c, v, k, "unknown key in timeouts");
+    return gw_cfg_int(c, v, k, 1, 86400000, dst);
 }
 
-static int limits_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int limits_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_limits *l = arg;
     if (strcmp(k, "max_body_bytes") == 0)
-        return get_ll(c, v, k, 1024, 1LL << 34, &l->max_body_bytes);
+        return gw_cfg_ll(c, v, k, 1024, 1LL << 34, &l->max_body_bytes);
     if (strcmp(k, "max_response_bytes") == 0)
-        return get_ll(c, v, k, 1024, 1LL << 34, &l->max_response_bytes);
+        return gw_cfg_ll(c, v, k, 1024, 1LL << 34, &l->max_response_bytes);
     if (strcmp(k, "stream_buffer_bytes") == 0)
-        return get_ll(c, v, k, 4096, 1LL << 30, &l->stream_buffer_bytes);
+        return gw_cfg_ll(c, v, k, 4096, 1LL << 30, &l->stream_buffer_bytes);
     if (strcmp(k, "max_connections") == 0)
-        return get_int(c, v, k, 1, 1000000, &l->max_connections);
+        return gw_cfg_int(c, v, k, 1, 1000000, &l->max_connections);
     if (strcmp(k, "per_ip_connections") == 0)
-        return get_int(c, v, k, 0, 1000000, &l->per_ip_connections);
+        return gw_cfg_int(c, v, k, 0, 1000000, &l->per_ip_connections);
     if (strcmp(k, "connection_timeout_s") == 0)
-        return get_int(c, v, k, 1, 86400, &l->connection_timeout_s);
-    return fail(c, v, k, "unknown key in limits");
+        return gw_cfg_int(c, v, k, 1, 86400, &l->connection_timeout_s);
+    return gw_cfg_fail(c, v, k, "unknown key in limits");
 }
 
-static int policy_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int policy_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_content_policy *p = arg;
     if (strcmp(k, "enabled") == 0)
-        return get_bool(c, v, k, &p->enabled);
+        return gw_cfg_bool(c, v, k, &p->enabled);
     if (strcmp(k, "blocked_patterns") == 0)
-        return get_str_list(c, v, k, &p->blocked_patterns, &p->n_blocked);
+        return gw_cfg_str_list(c, v, k, &p->blocked_patterns, &p->n_blocked);
     if (strcmp(k, "max_input_tokens") == 0)
-        return get_ll(c, v, k, 0, 100000000, &p->max_input_tokens);
-    return fail(c, v, k, "unknown key in content_policy");
+        return gw_cfg_ll(c, v, k, 0, 100000000, &p->max_input_tokens);
+    return gw_cfg_fail(c, v, k, "unknown key in content_policy");
 }
 
-static int rl_defaults_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int rl_defaults_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_rate_limiting *r = arg;
     long long *dst = strcmp(k, "rpm") == 0          ? &r->rpm
@@ -235,39 +72,40 @@ static int rl_defaults_pair(struct ctx *c, const char *k, yaml_node_t *v, void *
                      : strcmp(k, "concurrent") == 0 ? &r->concurrent
                                                     : NULL;
     if (!dst)
-        return fail(c, v, k, "unknown key in rate_limiting.defaults (rpm, tpm, tpd, concurrent)");
-    return get_ll(c, v, k, 0, 1000000000000LL, dst);
+        return gw_cfg_fail(c, v, k,
+                           "unknown key in rate_limiting.defaults (rpm, tpm, tpd, concurrent)");
+    return gw_cfg_ll(c, v, k, 0, 1000000000000LL, dst);
 }
 
-static int rl_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int rl_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_rate_limiting *r = arg;
     if (strcmp(k, "enabled") == 0)
-        return get_bool(c, v, k, &r->enabled);
+        return gw_cfg_bool(c, v, k, &r->enabled);
     if (strcmp(k, "defaults") == 0)
-        return each_pair(c, v, k, rl_defaults_pair, r);
+        return gw_cfg_each(c, v, k, rl_defaults_pair, r);
     if (strcmp(k, "default_max_tokens") == 0)
-        return get_ll(c, v, k, 0, 10000000, &r->default_max_tokens);
-    return fail(c, v, k, "unknown key in rate_limiting");
+        return gw_cfg_ll(c, v, k, 0, 10000000, &r->default_max_tokens);
+    return gw_cfg_fail(c, v, k, "unknown key in rate_limiting");
 }
 
-static int budgets_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int budgets_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_budgets *b = arg;
     if (strcmp(k, "enabled") == 0)
-        return get_bool(c, v, k, &b->enabled);
+        return gw_cfg_bool(c, v, k, &b->enabled);
     if (strcmp(k, "soft_threshold_pct") == 0)
-        return get_int(c, v, k, 1, 100, &b->soft_threshold_pct);
-    return fail(c, v, k, "unknown key in budgets");
+        return gw_cfg_int(c, v, k, 1, 100, &b->soft_threshold_pct);
+    return gw_cfg_fail(c, v, k, "unknown key in budgets");
 }
 
 /* ---- durable answers ---------------------------------------------------- */
 
-static int durable_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int durable_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_durable_answers *d = arg;
     if (strcmp(k, "store") == 0) {
-        const char *s = scalar(v);
+        const char *s = gw_cfg_scalar(v);
         if (s && strcmp(s, "gone") == 0)
             d->store = GW_DURABLE_GONE;
         else if (s && strcmp(s, "all") == 0)
@@ -275,14 +113,15 @@ static int durable_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
         else if (s && strcmp(s, "off") == 0)
             d->store = GW_DURABLE_OFF;
         else
-            return fail(c, v, k, "expected gone, all or off");
+            return gw_cfg_fail(c, v, k, "expected gone, all or off");
         return 0;
     }
     if (strcmp(k, "max_bytes") == 0)
-        return get_ll(c, v, k, 1024, 1LL << 26, &d->max_bytes);
+        return gw_cfg_ll(c, v, k, 1024, 1LL << 26, &d->max_bytes);
     if (strcmp(k, "retention_hours") == 0)
-        return get_int(c, v, k, 0, 24 * 3650, &d->retention_hours);
-    return fail(c, v, k, "unknown key in durable_answers (store, max_bytes, retention_hours)");
+        return gw_cfg_int(c, v, k, 0, 24 * 3650, &d->retention_hours);
+    return gw_cfg_fail(c, v, k,
+                       "unknown key in durable_answers (store, max_bytes, retention_hours)");
 }
 
 /* ---- providers ---------------------------------------------------------- */
@@ -315,16 +154,16 @@ static const struct gw_openai_preset *find_preset(const char *type)
 
 /* ---- providers (parsing) --------------------------------------------------------- */
 
-static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int provider_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_provider_cfg *p = arg;
     if (strcmp(k, "name") == 0)
-        return get_str(c, v, k, &p->name);
+        return gw_cfg_str(c, v, k, &p->name);
     if (strcmp(k, "base_url") == 0) {
-        if (get_str(c, v, k, &p->base_url) != 0)
+        if (gw_cfg_str(c, v, k, &p->base_url) != 0)
             return -1;
         if (strncmp(p->base_url, "http://", 7) != 0 && strncmp(p->base_url, "https://", 8) != 0)
-            return fail(c, v, k, "must start with http:// or https://");
+            return gw_cfg_fail(c, v, k, "must start with http:// or https://");
         char *u = (char *)p->base_url;
         size_t n = strlen(u);
         while (n && u[n - 1] == '/')
@@ -332,23 +171,23 @@ static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg
         return 0;
     }
     if (strcmp(k, "api_key") == 0)
-        return resolve_secret(c, v, k, &p->api_key);
+        return gw_cfg_secret(c, v, k, &p->api_key);
     if (strcmp(k, "anthropic_version") == 0)
-        return get_str(c, v, k, &p->anthropic_version);
+        return gw_cfg_str(c, v, k, &p->anthropic_version);
     if (strcmp(k, "region") == 0)
-        return get_str(c, v, k, &p->region);
+        return gw_cfg_str(c, v, k, &p->region);
     if (strcmp(k, "project") == 0)
-        return get_str(c, v, k, &p->project);
+        return gw_cfg_str(c, v, k, &p->project);
     if (strcmp(k, "credentials_file") == 0)
-        return get_str(c, v, k, &p->credentials_file);
+        return gw_cfg_str(c, v, k, &p->credentials_file);
     if (strcmp(k, "aws_access_key_id") == 0)
-        return resolve_secret(c, v, k, &p->aws_access_key_id);
+        return gw_cfg_secret(c, v, k, &p->aws_access_key_id);
     if (strcmp(k, "aws_secret_access_key") == 0)
-        return resolve_secret(c, v, k, &p->aws_secret_access_key);
+        return gw_cfg_secret(c, v, k, &p->aws_secret_access_key);
     if (strcmp(k, "aws_session_token") == 0)
-        return resolve_secret(c, v, k, &p->aws_session_token);
+        return gw_cfg_secret(c, v, k, &p->aws_session_token);
     if (strcmp(k, "type") == 0) {
-        const char *s = scalar(v);
+        const char *s = gw_cfg_scalar(v);
         const struct gw_openai_preset *pr = s ? find_preset(s) : NULL;
         if (pr) {
             p->type = GW_PROVIDER_OPENAI;
@@ -361,18 +200,19 @@ static int provider_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg
                 p->preset = provider_types[t];
                 return 0;
             }
-        return fail(c, v, k,
-                    "'%s' is not a provider type this build serves (echo, openai, anthropic, "
-                    "gemini, bedrock, vertex, groq, mistral, deepseek, xai, fireworks, "
-                    "openrouter, together, ollama, vllm)",
-                    s ? s : "?");
+        return gw_cfg_fail(
+            c, v, k,
+            "'%s' is not a provider type this build serves (echo, openai, anthropic, "
+            "gemini, bedrock, vertex, groq, mistral, deepseek, xai, fireworks, "
+            "openrouter, together, ollama, vllm)",
+            s ? s : "?");
     }
-    return fail(c, v, k, "unknown key in a provider");
+    return gw_cfg_fail(c, v, k, "unknown key in a provider");
 }
 
 /* A secret for key from the environment variable env when the file set
  * none (NULL if that is unset too). */
-static const char *env_secret(struct ctx *c, const char *set, const char *env)
+static const char *env_secret(struct gw_cfg_ctx *c, const char *set, const char *env)
 {
     const char *v = set ? set : getenv(env);
     return v && *v ? gw_arena_strdup(c->cfg->arena, v) : NULL;
@@ -385,7 +225,7 @@ static void free_sa(void *sa)
 
 /* Vertex AI: the service-account key is loaded now, so a bad file is a
  * config error with its line, not a failure at the first request. */
-static int vertex_defaults(struct ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
+static int vertex_defaults(struct gw_cfg_ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
 {
     struct gw_arena *a = c->cfg->arena;
     if (!p->region)
@@ -403,27 +243,27 @@ static int vertex_defaults(struct ctx *c, yaml_node_t *item, struct gw_provider_
     if (!p->credentials_file) {
         const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
         if (!env || !*env)
-            return fail(c, item, p->name,
-                        "a vertex provider needs credentials_file (a service-account key "
-                        "JSON) or GOOGLE_APPLICATION_CREDENTIALS in the environment");
+            return gw_cfg_fail(c, item, p->name,
+                               "a vertex provider needs credentials_file (a service-account key "
+                               "JSON) or GOOGLE_APPLICATION_CREDENTIALS in the environment");
         p->credentials_file = gw_arena_strdup(a, env);
     }
     struct gw_gcp_sa *sa = gw_arena_calloc(a, sizeof *sa);
     char err[300];
     if (gw_gcp_sa_load_file(p->credentials_file, sa, err, sizeof err) != 0)
-        return fail(c, item, p->name, "%s", err);
+        return gw_cfg_fail(c, item, p->name, "%s", err);
     gw_arena_on_destroy(a, free_sa, sa);
     p->gcp_sa = sa;
     if (!p->project && sa->project_id)
         p->project = gw_arena_strdup(a, sa->project_id);
     if (!p->project)
-        return fail(c, item, p->name,
-                    "a vertex provider needs a project (or a project_id in its key file)");
+        return gw_cfg_fail(c, item, p->name,
+                           "a vertex provider needs a project (or a project_id in its key file)");
     return 0;
 }
 
 /* Per-type defaults and the keys a type cannot do without. */
-static int provider_defaults(struct ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
+static int provider_defaults(struct gw_cfg_ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
 {
     struct gw_arena *a = c->cfg->arena;
     switch (p->type) {
@@ -439,7 +279,8 @@ static int provider_defaults(struct ctx *c, yaml_node_t *item, struct gw_provide
         break;
     case GW_PROVIDER_BEDROCK:
         if (!p->region)
-            return fail(c, item, p->name, "a bedrock provider needs a region (e.g. us-east-1)");
+            return gw_cfg_fail(c, item, p->name,
+                               "a bedrock provider needs a region (e.g. us-east-1)");
         if (!p->base_url) {
             char url[300];
             snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", p->region);
@@ -449,10 +290,11 @@ static int provider_defaults(struct ctx *c, yaml_node_t *item, struct gw_provide
         p->aws_secret_access_key = env_secret(c, p->aws_secret_access_key, "AWS_SECRET_ACCESS_KEY");
         p->aws_session_token = env_secret(c, p->aws_session_token, "AWS_SESSION_TOKEN");
         if (!p->aws_access_key_id || !p->aws_secret_access_key)
-            return fail(c, item, p->name,
-                        "a bedrock provider needs AWS credentials: aws_access_key_id and "
-                        "aws_secret_access_key (env:NAME or file:PATH), or AWS_ACCESS_KEY_ID "
-                        "and AWS_SECRET_ACCESS_KEY in the environment");
+            return gw_cfg_fail(
+                c, item, p->name,
+                "a bedrock provider needs AWS credentials: aws_access_key_id and "
+                "aws_secret_access_key (env:NAME or file:PATH), or AWS_ACCESS_KEY_ID "
+                "and AWS_SECRET_ACCESS_KEY in the environment");
         break;
     case GW_PROVIDER_VERTEX:
         return vertex_defaults(c, item, p);
@@ -463,25 +305,25 @@ static int provider_defaults(struct ctx *c, yaml_node_t *item, struct gw_provide
     return 0;
 }
 
-static int parse_providers(struct ctx *c, yaml_node_t *seq)
+static int parse_providers(struct gw_cfg_ctx *c, yaml_node_t *seq)
 {
     if (seq->type != YAML_SEQUENCE_NODE)
-        return fail(c, seq, "providers", "expected a list");
+        return gw_cfg_fail(c, seq, "providers", "expected a list");
     size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     struct gw_provider_cfg *ps = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *ps);
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
+        yaml_node_t *item = gw_cfg_node(c, seq->data.sequence.items.start[i]);
         ps[i].type = (enum gw_provider_type) - 1;
         ps[i].line = (int)item->start_mark.line + 1;
-        if (each_pair(c, item, "providers", provider_pair, &ps[i]) != 0)
+        if (gw_cfg_each(c, item, "providers", provider_pair, &ps[i]) != 0)
             return -1;
         if (!ps[i].name)
-            return fail(c, item, "providers", "a provider needs a name");
+            return gw_cfg_fail(c, item, "providers", "a provider needs a name");
         if ((int)ps[i].type == -1)
-            return fail(c, item, ps[i].name, "a provider needs a type");
+            return gw_cfg_fail(c, item, ps[i].name, "a provider needs a type");
         for (size_t j = 0; j < i; j++)
             if (strcmp(ps[j].name, ps[i].name) == 0)
-                return fail(c, item, ps[i].name, "provider name used twice");
+                return gw_cfg_fail(c, item, ps[i].name, "provider name used twice");
         if (ps[i].type == GW_PROVIDER_OPENAI && !ps[i].base_url)
             ps[i].base_url = find_preset(ps[i].preset)->base_url;
         if (provider_defaults(c, item, &ps[i]) != 0)
@@ -494,36 +336,36 @@ static int parse_providers(struct ctx *c, yaml_node_t *seq)
 
 /* ---- models ------------------------------------------------------------- */
 
-static int pricing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int pricing_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_pricing *p = arg;
     if (strcmp(k, "input_per_mtok") == 0)
-        return get_double(c, v, k, &p->input_per_mtok);
+        return gw_cfg_double(c, v, k, &p->input_per_mtok);
     if (strcmp(k, "output_per_mtok") == 0)
-        return get_double(c, v, k, &p->output_per_mtok);
+        return gw_cfg_double(c, v, k, &p->output_per_mtok);
     if (strcmp(k, "cached_input_per_mtok") == 0)
-        return get_double(c, v, k, &p->cached_input_per_mtok);
+        return gw_cfg_double(c, v, k, &p->cached_input_per_mtok);
     if (strcmp(k, "cache_write_per_mtok") == 0)
-        return get_double(c, v, k, &p->cache_write_per_mtok);
-    return fail(c, v, k, "unknown key in pricing");
+        return gw_cfg_double(c, v, k, &p->cache_write_per_mtok);
+    return gw_cfg_fail(c, v, k, "unknown key in pricing");
 }
 
-static int deployment_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int deployment_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_deployment_cfg *d = arg;
     if (strcmp(k, "provider") == 0)
-        return get_str(c, v, k, &d->provider_name);
+        return gw_cfg_str(c, v, k, &d->provider_name);
     if (strcmp(k, "model") == 0)
-        return get_str(c, v, k, &d->model);
+        return gw_cfg_str(c, v, k, &d->model);
     if (strcmp(k, "weight") == 0)
-        return get_int(c, v, k, 0, 1000000, &d->weight);
+        return gw_cfg_int(c, v, k, 0, 1000000, &d->weight);
     if (strcmp(k, "priority") == 0)
-        return get_int(c, v, k, -1000000, 1000000, &d->priority);
+        return gw_cfg_int(c, v, k, -1000000, 1000000, &d->priority);
     if (strcmp(k, "pricing") == 0) {
         d->has_pricing = 1;
-        return each_pair(c, v, k, pricing_pair, &d->pricing);
+        return gw_cfg_each(c, v, k, pricing_pair, &d->pricing);
     }
-    return fail(c, v, k, "unknown key in a deployment");
+    return gw_cfg_fail(c, v, k, "unknown key in a deployment");
 }
 
 /* ---- routing ------------------------------------------------------------ */
@@ -531,88 +373,89 @@ static int deployment_pair(struct ctx *c, const char *k, yaml_node_t *v, void *a
 static const char *const strategies[] = {"fallback", "round-robin", "weighted",
                                          "latency",  "least-busy",  "cost"};
 
-static int get_strategy(struct ctx *c, yaml_node_t *v, const char *k, enum gw_strategy *out)
+static int get_strategy(struct gw_cfg_ctx *c, yaml_node_t *v, const char *k, enum gw_strategy *out)
 {
-    const char *s = scalar(v);
+    const char *s = gw_cfg_scalar(v);
     for (int i = GW_STRATEGY_FALLBACK; s && i <= GW_STRATEGY_COST; i++)
         if (strcmp(s, strategies[i]) == 0) {
             *out = (enum gw_strategy)i;
             return 0;
         }
-    return fail(c, v, k,
-                "expected fallback, round-robin, weighted, latency, least-busy or cost, got '%s'",
-                s ? s : "?");
+    return gw_cfg_fail(
+        c, v, k, "expected fallback, round-robin, weighted, latency, least-busy or cost, got '%s'",
+        s ? s : "?");
 }
 
-static int breaker_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int breaker_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_breaker_cfg *b = arg;
     if (strcmp(k, "enabled") == 0)
-        return get_bool(c, v, k, &b->enabled);
+        return gw_cfg_bool(c, v, k, &b->enabled);
     if (strcmp(k, "failures") == 0)
-        return get_int(c, v, k, 0, 1000000, &b->failures);
+        return gw_cfg_int(c, v, k, 0, 1000000, &b->failures);
     if (strcmp(k, "failure_rate") == 0) {
-        if (get_double(c, v, k, &b->failure_rate) != 0)
+        if (gw_cfg_double(c, v, k, &b->failure_rate) != 0)
             return -1;
         if (b->failure_rate > 1)
-            return fail(c, v, k, "a share between 0 and 1, got '%s'", scalar(v));
+            return gw_cfg_fail(c, v, k, "a share between 0 and 1, got '%s'", gw_cfg_scalar(v));
         return 0;
     }
     if (strcmp(k, "min_requests") == 0)
-        return get_int(c, v, k, 1, 1000000, &b->min_requests);
+        return gw_cfg_int(c, v, k, 1, 1000000, &b->min_requests);
     if (strcmp(k, "window_s") == 0)
-        return get_int(c, v, k, 1, 86400, &b->window_s);
+        return gw_cfg_int(c, v, k, 1, 86400, &b->window_s);
     if (strcmp(k, "cooldown_s") == 0)
-        return get_int(c, v, k, 0, 86400, &b->cooldown_s);
-    return fail(c, v, k,
-                "unknown key in circuit_breaker (enabled, failures, failure_rate, min_requests, "
-                "window_s, cooldown_s)");
+        return gw_cfg_int(c, v, k, 0, 86400, &b->cooldown_s);
+    return gw_cfg_fail(
+        c, v, k,
+        "unknown key in circuit_breaker (enabled, failures, failure_rate, min_requests, "
+        "window_s, cooldown_s)");
 }
 
-static int retries_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int retries_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_retries *r = arg;
     if (strcmp(k, "attempts") == 0)
-        return get_int(c, v, k, 1, 100, &r->attempts);
+        return gw_cfg_int(c, v, k, 1, 100, &r->attempts);
     if (strcmp(k, "backoff_ms") == 0)
-        return get_int(c, v, k, 0, 3600000, &r->backoff_ms);
+        return gw_cfg_int(c, v, k, 0, 3600000, &r->backoff_ms);
     if (strcmp(k, "max_backoff_ms") == 0)
-        return get_int(c, v, k, 0, 3600000, &r->max_backoff_ms);
-    return fail(c, v, k, "unknown key in retries (attempts, backoff_ms, max_backoff_ms)");
+        return gw_cfg_int(c, v, k, 0, 3600000, &r->max_backoff_ms);
+    return gw_cfg_fail(c, v, k, "unknown key in retries (attempts, backoff_ms, max_backoff_ms)");
 }
 
-static int routing_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int routing_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_routing *r = arg;
     if (strcmp(k, "strategy") == 0)
         return get_strategy(c, v, k, &r->strategy);
     if (strcmp(k, "circuit_breaker") == 0)
-        return each_pair(c, v, k, breaker_pair, &r->breaker);
+        return gw_cfg_each(c, v, k, breaker_pair, &r->breaker);
     if (strcmp(k, "retries") == 0)
-        return each_pair(c, v, k, retries_pair, &r->retries);
-    return fail(c, v, k, "unknown key in routing (strategy, circuit_breaker, retries)");
+        return gw_cfg_each(c, v, k, retries_pair, &r->retries);
+    return gw_cfg_fail(c, v, k, "unknown key in routing (strategy, circuit_breaker, retries)");
 }
 
 /* A list of model names (fallbacks): each must name a model of the file
  * (c->model_names, read before any model is parsed) other than self. */
-static int get_model_list(struct ctx *c, yaml_node_t *v, const char *k, const char *self,
+static int get_model_list(struct gw_cfg_ctx *c, yaml_node_t *v, const char *k, const char *self,
                           const char ***out)
 {
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(c, v, k, "expected a list of model names");
+        return gw_cfg_fail(c, v, k, "expected a list of model names");
     size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     const char **list = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *list);
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = node(c, v->data.sequence.items.start[i]);
-        if (get_str(c, item, k, &list[i]) != 0)
+        yaml_node_t *item = gw_cfg_node(c, v->data.sequence.items.start[i]);
+        if (gw_cfg_str(c, item, k, &list[i]) != 0)
             return -1;
         if (self && strcmp(list[i], self) == 0)
-            return fail(c, item, k, "a model cannot fall back to itself");
+            return gw_cfg_fail(c, item, k, "a model cannot fall back to itself");
         int found = 0;
         for (size_t j = 0; j < c->n_model_names && !found; j++)
             found = c->model_names[j] && strcmp(c->model_names[j], list[i]) == 0;
         if (!found)
-            return fail(c, item, k, "no model named '%s'", list[i]);
+            return gw_cfg_fail(c, item, k, "no model named '%s'", list[i]);
     }
     *out = n ? list : NULL;
     return 0;
@@ -630,60 +473,60 @@ static void sort_by_priority(struct gw_deployment_cfg *d, size_t n)
     }
 }
 
-static int model_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int model_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_model_cfg *m = arg;
     if (strcmp(k, "name") == 0)
-        return get_str(c, v, k, &m->name);
+        return gw_cfg_str(c, v, k, &m->name);
     if (strcmp(k, "pricing") == 0)
-        return each_pair(c, v, k, pricing_pair, &m->pricing);
+        return gw_cfg_each(c, v, k, pricing_pair, &m->pricing);
     if (strcmp(k, "timeouts") == 0)
-        return each_pair(c, v, k, timeouts_pair, &m->timeouts);
+        return gw_cfg_each(c, v, k, timeouts_pair, &m->timeouts);
     if (strcmp(k, "strategy") == 0)
         return get_strategy(c, v, k, &m->strategy);
     if (strcmp(k, "circuit_breaker") == 0)
-        return each_pair(c, v, k, breaker_pair, &m->breaker);
+        return gw_cfg_each(c, v, k, breaker_pair, &m->breaker);
     if (strcmp(k, "retries") == 0)
-        return each_pair(c, v, k, retries_pair, &m->retries);
+        return gw_cfg_each(c, v, k, retries_pair, &m->retries);
     if (strcmp(k, "fallbacks") == 0)
         return get_model_list(c, v, k, m->name, &m->fallbacks);
     if (strcmp(k, "context_window_fallbacks") == 0)
         return get_model_list(c, v, k, m->name, &m->context_window_fallbacks);
     if (strcmp(k, "deployments") == 0) {
         if (v->type != YAML_SEQUENCE_NODE)
-            return fail(c, v, k, "expected a list");
+            return gw_cfg_fail(c, v, k, "expected a list");
         size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
         m->deployments = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *m->deployments);
         m->n_deployments = n;
         for (size_t i = 0; i < n; i++) {
-            yaml_node_t *item = node(c, v->data.sequence.items.start[i]);
+            yaml_node_t *item = gw_cfg_node(c, v->data.sequence.items.start[i]);
             struct gw_deployment_cfg *d = &m->deployments[i];
             d->weight = 1;
-            if (each_pair(c, item, k, deployment_pair, d) != 0)
+            if (gw_cfg_each(c, item, k, deployment_pair, d) != 0)
                 return -1;
             if (!d->provider_name)
-                return fail(c, item, k, "a deployment needs a provider");
+                return gw_cfg_fail(c, item, k, "a deployment needs a provider");
             d->provider = gw_config_provider_index(c->cfg, d->provider_name);
             if (d->provider < 0)
-                return fail(c, item, "provider", "no provider named '%s'", d->provider_name);
+                return gw_cfg_fail(c, item, "provider", "no provider named '%s'", d->provider_name);
             if (!d->model)
                 d->model = m->name;
             for (size_t j = 0; j < i; j++)
                 if (m->deployments[j].provider == d->provider &&
                     strcmp(m->deployments[j].model, d->model) == 0)
-                    return fail(c, item, k, "provider '%s' with model '%s' is listed twice",
-                                d->provider_name, d->model);
+                    return gw_cfg_fail(c, item, k, "provider '%s' with model '%s' is listed twice",
+                                       d->provider_name, d->model);
         }
         sort_by_priority(m->deployments, n);
         return 0;
     }
-    return fail(c, v, k, "unknown key in a model");
+    return gw_cfg_fail(c, v, k, "unknown key in a model");
 }
 
-static int parse_models(struct ctx *c, yaml_node_t *seq)
+static int parse_models(struct gw_cfg_ctx *c, yaml_node_t *seq)
 {
     if (seq->type != YAML_SEQUENCE_NODE)
-        return fail(c, seq, "models", "expected a list");
+        return gw_cfg_fail(c, seq, "models", "expected a list");
     size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     struct gw_model_cfg *ms = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *ms);
     /* the names are needed by the deployment default and the fallback
@@ -691,31 +534,32 @@ static int parse_models(struct ctx *c, yaml_node_t *seq)
     c->model_names = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *c->model_names);
     c->n_model_names = n;
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
+        yaml_node_t *item = gw_cfg_node(c, seq->data.sequence.items.start[i]);
         if (item->type == YAML_MAPPING_NODE)
             for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
                  p < item->data.mapping.pairs.top; p++) {
-                const char *ks = scalar(node(c, p->key));
-                if (ks && strcmp(ks, "name") == 0 && get_str(c, node(c, p->value), ks, &ms[i].name))
+                const char *ks = gw_cfg_scalar(gw_cfg_node(c, p->key));
+                if (ks && strcmp(ks, "name") == 0 &&
+                    gw_cfg_str(c, gw_cfg_node(c, p->value), ks, &ms[i].name))
                     return -1;
             }
         c->model_names[i] = ms[i].name;
     }
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = node(c, seq->data.sequence.items.start[i]);
+        yaml_node_t *item = gw_cfg_node(c, seq->data.sequence.items.start[i]);
         ms[i].index = (int)i;
         ms[i].retries = c->cfg->routing.retries;
         ms[i].strategy = c->cfg->routing.strategy; /* routing: is parsed by now */
         ms[i].breaker = c->cfg->routing.breaker;
-        if (each_pair(c, item, "models", model_pair, &ms[i]) != 0)
+        if (gw_cfg_each(c, item, "models", model_pair, &ms[i]) != 0)
             return -1;
         if (!ms[i].name)
-            return fail(c, item, "models", "a model needs a name");
+            return gw_cfg_fail(c, item, "models", "a model needs a name");
         if (ms[i].n_deployments == 0)
-            return fail(c, item, ms[i].name, "a model needs at least one deployment");
+            return gw_cfg_fail(c, item, ms[i].name, "a model needs at least one deployment");
         for (size_t j = 0; j < i; j++)
             if (strcmp(ms[j].name, ms[i].name) == 0)
-                return fail(c, item, ms[i].name, "model name used twice");
+                return gw_cfg_fail(c, item, ms[i].name, "model name used twice");
     }
     c->cfg->models = ms;
     c->cfg->n_models = n;
@@ -724,14 +568,14 @@ static int parse_models(struct ctx *c, yaml_node_t *seq)
 
 /* ---- top level ---------------------------------------------------------- */
 
-static int parse_listen(struct ctx *c, yaml_node_t *v)
+static int parse_listen(struct gw_cfg_ctx *c, yaml_node_t *v)
 {
-    const char *s = scalar(v);
+    const char *s = gw_cfg_scalar(v);
     if (!s)
-        return fail(c, v, "listen", "expected HOST:PORT");
+        return gw_cfg_fail(c, v, "listen", "expected HOST:PORT");
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s)
-        return fail(c, v, "listen", "expected HOST:PORT, got '%s'", s);
+        return gw_cfg_fail(c, v, "listen", "expected HOST:PORT, got '%s'", s);
     const char *h = s;
     size_t hlen = (size_t)(colon - s);
     if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']')
@@ -739,51 +583,51 @@ static int parse_listen(struct ctx *c, yaml_node_t *v)
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535 || colon[1] == '\0')
-        return fail(c, v, "listen", "bad port in '%s'", s);
+        return gw_cfg_fail(c, v, "listen", "bad port in '%s'", s);
     c->cfg->listen_host = gw_arena_strndup(c->cfg->arena, h, hlen);
     c->cfg->listen_port = (int)port;
     return 0;
 }
 
-static int top_pair(struct ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int top_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_config *cfg = c->cfg;
     if (strcmp(k, "listen") == 0)
         return parse_listen(c, v);
     if (strcmp(k, "data_dir") == 0)
-        return get_str(c, v, k, &cfg->data_dir);
+        return gw_cfg_str(c, v, k, &cfg->data_dir);
     if (strcmp(k, "admin_socket") == 0)
-        return get_str(c, v, k, &cfg->admin_socket);
+        return gw_cfg_str(c, v, k, &cfg->admin_socket);
     if (strcmp(k, "log_level") == 0) {
-        const char *s = scalar(v);
+        const char *s = gw_cfg_scalar(v);
         if (!s ||
             (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error")))
-            return fail(c, v, k, "expected debug, info, warn or error");
-        return get_str(c, v, k, &cfg->log_level);
+            return gw_cfg_fail(c, v, k, "expected debug, info, warn or error");
+        return gw_cfg_str(c, v, k, &cfg->log_level);
     }
     if (strcmp(k, "threads") == 0)
-        return get_int(c, v, k, 0, 256, &cfg->threads);
+        return gw_cfg_int(c, v, k, 0, 256, &cfg->threads);
     if (strcmp(k, "shutdown_grace_ms") == 0)
-        return get_int(c, v, k, 0, 3600000, &cfg->shutdown_grace_ms);
+        return gw_cfg_int(c, v, k, 0, 3600000, &cfg->shutdown_grace_ms);
     if (strcmp(k, "providers") == 0)
         return parse_providers(c, v);
     if (strcmp(k, "models") == 0)
         return 0; /* parsed after providers, whatever the order in the file */
     if (strcmp(k, "limits") == 0)
-        return each_pair(c, v, k, limits_pair, &cfg->limits);
+        return gw_cfg_each(c, v, k, limits_pair, &cfg->limits);
     if (strcmp(k, "timeouts") == 0)
-        return each_pair(c, v, k, timeouts_pair, &cfg->timeouts);
+        return gw_cfg_each(c, v, k, timeouts_pair, &cfg->timeouts);
     if (strcmp(k, "content_policy") == 0)
-        return each_pair(c, v, k, policy_pair, &cfg->content_policy);
+        return gw_cfg_each(c, v, k, policy_pair, &cfg->content_policy);
     if (strcmp(k, "rate_limiting") == 0)
-        return each_pair(c, v, k, rl_pair, &cfg->rate_limiting);
+        return gw_cfg_each(c, v, k, rl_pair, &cfg->rate_limiting);
     if (strcmp(k, "budgets") == 0)
-        return each_pair(c, v, k, budgets_pair, &cfg->budgets);
+        return gw_cfg_each(c, v, k, budgets_pair, &cfg->budgets);
     if (strcmp(k, "durable_answers") == 0)
-        return each_pair(c, v, k, durable_pair, &cfg->durable_answers);
+        return gw_cfg_each(c, v, k, durable_pair, &cfg->durable_answers);
     if (strcmp(k, "routing") == 0)
-        return each_pair(c, v, k, routing_pair, &cfg->routing);
-    return fail(c, v, k, "unknown key");
+        return gw_cfg_each(c, v, k, routing_pair, &cfg->routing);
+    return gw_cfg_fail(c, v, k, "unknown key");
 }
 
 static void set_defaults(struct gw_config *cfg)
@@ -899,7 +743,7 @@ struct gw_config *gw_config_parse(const char *name, const char *text, size_t len
 
     yaml_parser_t parser;
     yaml_document_t doc;
-    struct ctx c = {.doc = &doc, .cfg = cfg, .file = name, .err = err, .errlen = errlen};
+    struct gw_cfg_ctx c = {.doc = &doc, .cfg = cfg, .file = name, .err = err, .errlen = errlen};
     int rc = -1, have_doc = 0;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -911,12 +755,12 @@ struct gw_config *gw_config_parse(const char *name, const char *text, size_t len
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root) {
-        if (each_pair(&c, root, "(top level)", top_pair, NULL) != 0)
+        if (gw_cfg_each(&c, root, "(top level)", top_pair, NULL) != 0)
             goto out;
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
              p++) {
-            const char *ks = scalar(node(&c, p->key));
-            if (strcmp(ks, "models") == 0 && parse_models(&c, node(&c, p->value)) != 0)
+            const char *ks = gw_cfg_scalar(gw_cfg_node(&c, p->key));
+            if (strcmp(ks, "models") == 0 && parse_models(&c, gw_cfg_node(&c, p->value)) != 0)
                 goto out;
         }
     }
