@@ -80,6 +80,10 @@ struct gw_request {
      * answers unless the body is relayed to an Anthropic-format upstream.
      * code NULL: none. */
     const char *anthropic_only_code, *anthropic_only_param, *anthropic_only_msg;
+    /* A stage changed r->json after parsing (PII scrubbing, a prompt
+     * template, RAG context): the caller's bytes no longer say what is to be
+     * sent, so no adapter relays them; the body is built from r->json. */
+    int json_rewritten;
     struct gw_principal who;
     int authed;
     long long input_tokens; /* see tokens.h; valid if input_tokens_known */

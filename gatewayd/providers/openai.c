@@ -134,14 +134,14 @@ static void ask_for_usage(cJSON *json)
 /* The caller's own bytes with only the model's value replaced (and, for a
  * stream whose caller did not ask for usage, stream_options added first
  * thing): malloc'd, its length in *len. NULL when the splice cannot be
- * trusted (json_member.h) or stream_options would need editing: then the
- * body is re-serialised from r->json. */
+ * trusted (json_member.h), a stage rewrote r->json, or stream_options would
+ * need editing: then the body is re-serialised from r->json. */
 static char *relay_body(struct gw_request *r, size_t *len)
 {
     const char *p = r->body.data;
     size_t n = r->body.len;
     struct gw_json_member m, so;
-    if (!p || gw_json_member(p, n, "model", &m) != 0 || p[m.val_start] != '"')
+    if (!p || r->json_rewritten || gw_json_member(p, n, "model", &m) != 0 || p[m.val_start] != '"')
         return NULL;
     int add_usage = r->stream && !r->client_wants_usage;
     if (add_usage && gw_json_member(p, n, "stream_options", &so) != 1)

@@ -34,7 +34,8 @@ enum gw_stage_rc gw_dispatch(struct gw_request *r);
 /* The request is a /v1/messages call whose raw body goes upstream as the
  * caller wrote it (only the model changed): the chosen provider speaks
  * Anthropic's format (type anthropic, or vertex with a deployment model
- * named claude*). Needs r->provider and r->deployment (route stage). */
+ * named claude*), and no stage rewrote the request (r->json_rewritten).
+ * Needs r->provider and r->deployment (route stage). */
 int gw_provider_relays_messages(const struct gw_request *r);
 
 /* A Vertex deployment model that is Anthropic's (its name starts with
