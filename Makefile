@@ -7,6 +7,7 @@
 #   make fuzz       build the libFuzzer targets (clang) and run each briefly
 #   make bench      throughput / CPU / latency / memory against direct and nginx
 #   make bench-tokenizer  MB/s of the token counter on one core (docs/tokenizer.md)
+#   make bench-semantic   semantic matching: evaluation table, index latency (docs/semantic.md)
 #
 # Missing Debian packages are installed by scripts/deps.sh (called once per build dir).
 
@@ -67,7 +68,7 @@ MOCK_OBJ   = $(call obj,$(MOCK_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run test unit-test integration-test sdk-test asan-test fuzz bench clean install \
-        format format-check deps mock bench-tokenizer FORCE
+        format format-check deps mock bench-tokenizer bench-semantic FORCE
 all: $(BUILD)/gatewayd $(BUILD)/gwctl
 
 deps: $(DEPS_OK)
@@ -108,6 +109,16 @@ bench-tokenizer: $(BUILD)/tokenizer_bench
 $(BUILD)/tokenizer_bench: tests/bench/tokenizer_bench.c $(COMMON_OBJ) | $(DEPS_OK)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# make bench-semantic: precision/recall of the local embedder and the
+# verification step on tests/cache_eval/pairs.tsv, and the vector index's
+# lookup latency (tests/bench/semantic_bench.c)
+bench-semantic: $(BUILD)/semantic_bench
+	$(BUILD)/semantic_bench
+
+$(BUILD)/semantic_bench: tests/bench/semantic_bench.c tests/cache_eval/eval.c \
+		$(BUILD)/obj/gatewayd/semindex.o $(COMMON_OBJ) | $(DEPS_OK)
+	$(CC) $(CFLAGS) -Itests/cache_eval -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 FORCE:
 
 $(BUILD)/gatewayd: $(GW_OBJ) $(COMMON_OBJ)
@@ -137,7 +148,7 @@ asan-test:
 fuzz: | $(DEPS_OK)
 	@sh tests/fuzz/run.sh
 
-bench: all $(BUILD)/mock_upstream
+bench: all $(BUILD)/mock_upstream $(BUILD)/semantic_bench
 	@sh scripts/deps.sh bench
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 

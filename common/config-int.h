@@ -43,4 +43,27 @@ int gw_cfg_each(struct gw_cfg_ctx *c, yaml_node_t *map, const char *what, gw_cfg
 /* env:NAME or file:PATH; a secret in clear is refused. */
 int gw_cfg_secret(struct gw_cfg_ctx *c, yaml_node_t *n, const char *key, const char **out);
 
+/* config_cache.c: the cache: section, a model's cache: mapping, defaults. */
+int gw_cfg_cache(struct gw_cfg_ctx *c, yaml_node_t *v, const char *key);
+int gw_cfg_model_cache(struct gw_cfg_ctx *c, yaml_node_t *v, const char *key,
+                       struct gw_model_cache *out);
+void gw_cfg_cache_defaults(struct gw_config *cfg);
+
+/* config_prompts.c: the prompts: section and its defaults. */
+int gw_cfg_prompts(struct gw_cfg_ctx *c, yaml_node_t *v, const char *key);
+void gw_cfg_prompts_defaults(struct gw_config *cfg);
+
+/* config_safety.c: the pii: and output_guard: sections and their defaults. */
+int gw_cfg_safety(struct gw_cfg_ctx *c, yaml_node_t *v, const char *key);
+void gw_cfg_safety_defaults(struct gw_config *cfg);
+
+/* config_firewall.c: the firewall: section and its defaults. */
+int gw_cfg_firewall(struct gw_cfg_ctx *c, yaml_node_t *v, const char *key);
+void gw_cfg_firewall_defaults(struct gw_config *cfg);
+
+/* config_rag.c: the rag: section, a model's rag: mapping, defaults. */
+int gw_cfg_rag(struct gw_cfg_ctx *c, yaml_node_t *v, const char *key);
+int gw_cfg_model_rag(struct gw_cfg_ctx *c, yaml_node_t *v, const char *key, struct gw_model_cfg *m);
+void gw_cfg_rag_defaults(struct gw_config *cfg);
+
 #endif

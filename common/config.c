@@ -154,6 +154,63 @@ static const struct gw_openai_preset *find_preset(const char *type)
 
 /* ---- providers (parsing) --------------------------------------------------------- */
 
+static int pool_key_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_api_key_cfg *key = arg;
+    if (strcmp(k, "key") == 0) {
+        if (gw_cfg_secret(c, v, k, &key->secret) != 0)
+            return -1;
+        key->label = gw_arena_strdup(c->cfg->arena, gw_cfg_scalar(v));
+        return 0;
+    }
+    if (strcmp(k, "rpm") == 0)
+        return gw_cfg_ll(c, v, k, 0, 1000000000LL, &key->rpm);
+    if (strcmp(k, "tpm") == 0)
+        return gw_cfg_ll(c, v, k, 0, 1000000000000LL, &key->tpm);
+    if (strcmp(k, "weight") == 0)
+        return gw_cfg_int(c, v, k, 0, 1000000, &key->weight);
+    return gw_cfg_fail(c, v, k, "unknown key in an api_keys item (key, rpm, tpm, weight)");
+}
+
+/* api_keys: a list whose items are a secret reference (env:NAME, file:PATH)
+ * or a mapping {key: REF, rpm: N, tpm: N, weight: N}. A reference may appear
+ * once. */
+static int parse_key_pool(struct gw_cfg_ctx *c, yaml_node_t *v, const char *k,
+                          struct gw_provider_cfg *p)
+{
+    if (p->keys)
+        return gw_cfg_fail(c, v, k, "give api_key (one key) or api_keys (a pool), not both");
+    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+        return gw_cfg_fail(c, v, k,
+                           "expected a non-empty list of keys (env:NAME, file:PATH, or "
+                           "{key: ..., rpm: N, tpm: N, weight: N})");
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    struct gw_api_key_cfg *keys = gw_arena_calloc(c->cfg->arena, (n + 1) * sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = gw_cfg_node(c, v->data.sequence.items.start[i]);
+        keys[i].weight = 1;
+        if (item->type == YAML_SCALAR_NODE) {
+            if (gw_cfg_secret(c, item, k, &keys[i].secret) != 0)
+                return -1;
+            keys[i].label = gw_arena_strdup(c->cfg->arena, gw_cfg_scalar(item));
+        } else if (item->type == YAML_MAPPING_NODE) {
+            if (gw_cfg_each(c, item, k, pool_key_pair, &keys[i]) != 0)
+                return -1;
+            if (!keys[i].secret)
+                return gw_cfg_fail(c, item, k, "an api_keys item needs key: env:NAME or file:PATH");
+        } else {
+            return gw_cfg_fail(c, item, k, "expected env:NAME, file:PATH or a mapping");
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(keys[j].label, keys[i].label) == 0)
+                return gw_cfg_fail(c, item, k, "%s is listed twice", keys[i].label);
+    }
+    p->keys = keys;
+    p->n_keys = n;
+    p->api_key = keys[0].secret;
+    return 0;
+}
+
 static int provider_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_provider_cfg *p = arg;
@@ -170,8 +227,27 @@ static int provider_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, vo
             u[--n] = '\0';
         return 0;
     }
-    if (strcmp(k, "api_key") == 0)
-        return gw_cfg_secret(c, v, k, &p->api_key);
+    if (strcmp(k, "api_key") == 0) {
+        if (p->keys)
+            return gw_cfg_fail(c, v, k, "give api_key (one key) or api_keys (a pool), not both");
+        struct gw_api_key_cfg *one = gw_arena_calloc(c->cfg->arena, 2 * sizeof *one);
+        if (gw_cfg_secret(c, v, k, &one->secret) != 0)
+            return -1;
+        one->label = gw_arena_strdup(c->cfg->arena, gw_cfg_scalar(v));
+        one->weight = 1;
+        p->keys = one;
+        p->n_keys = 1;
+        p->api_key = one->secret;
+        return 0;
+    }
+    if (strcmp(k, "api_keys") == 0)
+        return parse_key_pool(c, v, k, p);
+    if (strcmp(k, "prompt_cache_ttl_s") == 0)
+        return gw_cfg_int(c, v, k, 0, 86400, &p->prompt_cache_ttl_s);
+    if (strcmp(k, "key_cooldown_s") == 0)
+        return gw_cfg_int(c, v, k, 1, 86400, &p->key_cooldown_s);
+    if (strcmp(k, "key_cooldown_max_s") == 0)
+        return gw_cfg_int(c, v, k, 1, 86400, &p->key_cooldown_max_s);
     if (strcmp(k, "anthropic_version") == 0)
         return gw_cfg_str(c, v, k, &p->anthropic_version);
     if (strcmp(k, "region") == 0)
@@ -262,10 +338,55 @@ static int vertex_defaults(struct gw_cfg_ctx *c, yaml_node_t *item, struct gw_pr
     return 0;
 }
 
+/* How long a provider keeps a prompt prefix cached after its last use, by
+ * type, when the config says nothing (docs/routing.md#prefix-cache-affinity
+ * gives the sources): OpenAI's own API, Anthropic and Gemini 300 s; other
+ * servers 0 (no affinity unless configured). */
+static int default_cache_ttl(const struct gw_provider_cfg *p)
+{
+    switch (p->type) {
+    case GW_PROVIDER_OPENAI:
+        return p->preset && strcmp(p->preset, "openai") == 0 ? 300 : 0;
+    case GW_PROVIDER_ANTHROPIC:
+    case GW_PROVIDER_GEMINI:
+        return 300;
+    default:
+        return 0;
+    }
+}
+
+/* The key pool's settings: only the types that send an API key have one. */
+static int pool_defaults(struct gw_cfg_ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
+{
+    int keyed = p->type == GW_PROVIDER_OPENAI || p->type == GW_PROVIDER_ANTHROPIC ||
+                p->type == GW_PROVIDER_GEMINI;
+    if (p->n_keys > 1 && !keyed)
+        return gw_cfg_fail(c, item, p->name,
+                           "api_keys is for providers that take an API key (openai and its "
+                           "presets, anthropic, gemini); a %s provider has its own credentials",
+                           gw_provider_type_name(p->type));
+    if (p->key_cooldown_s < 0)
+        p->key_cooldown_s = 60;
+    if (p->key_cooldown_max_s < 0)
+        p->key_cooldown_max_s = 600;
+    if (p->key_cooldown_max_s < p->key_cooldown_s)
+        return gw_cfg_fail(c, item, p->name, "key_cooldown_max_s (%d) is below key_cooldown_s (%d)",
+                           p->key_cooldown_max_s, p->key_cooldown_s);
+    if (p->prompt_cache_ttl_s < 0)
+        p->prompt_cache_ttl_s = default_cache_ttl(p);
+    if (!keyed) { /* bedrock and vertex sign their own way; echo needs nothing */
+        p->keys = NULL;
+        p->n_keys = 0;
+    }
+    return 0;
+}
+
 /* Per-type defaults and the keys a type cannot do without. */
 static int provider_defaults(struct gw_cfg_ctx *c, yaml_node_t *item, struct gw_provider_cfg *p)
 {
     struct gw_arena *a = c->cfg->arena;
+    if (pool_defaults(c, item, p) != 0)
+        return -1;
     switch (p->type) {
     case GW_PROVIDER_ANTHROPIC:
         if (!p->base_url)
@@ -315,6 +436,7 @@ static int parse_providers(struct gw_cfg_ctx *c, yaml_node_t *seq)
         yaml_node_t *item = gw_cfg_node(c, seq->data.sequence.items.start[i]);
         ps[i].type = (enum gw_provider_type) - 1;
         ps[i].line = (int)item->start_mark.line + 1;
+        ps[i].prompt_cache_ttl_s = ps[i].key_cooldown_s = ps[i].key_cooldown_max_s = -1;
         if (gw_cfg_each(c, item, "providers", provider_pair, &ps[i]) != 0)
             return -1;
         if (!ps[i].name)
@@ -424,6 +546,16 @@ static int retries_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, voi
     return gw_cfg_fail(c, v, k, "unknown key in retries (attempts, backoff_ms, max_backoff_ms)");
 }
 
+static int affinity_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
+{
+    struct gw_affinity_cfg *a = arg;
+    if (strcmp(k, "enabled") == 0)
+        return gw_cfg_bool(c, v, k, &a->enabled);
+    if (strcmp(k, "max_entries") == 0)
+        return gw_cfg_int(c, v, k, 16, 10000000, &a->max_entries);
+    return gw_cfg_fail(c, v, k, "unknown key in routing.affinity (enabled, max_entries)");
+}
+
 static int routing_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *arg)
 {
     struct gw_routing *r = arg;
@@ -433,7 +565,10 @@ static int routing_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, voi
         return gw_cfg_each(c, v, k, breaker_pair, &r->breaker);
     if (strcmp(k, "retries") == 0)
         return gw_cfg_each(c, v, k, retries_pair, &r->retries);
-    return gw_cfg_fail(c, v, k, "unknown key in routing (strategy, circuit_breaker, retries)");
+    if (strcmp(k, "affinity") == 0)
+        return gw_cfg_each(c, v, k, affinity_pair, &r->affinity);
+    return gw_cfg_fail(c, v, k,
+                       "unknown key in routing (strategy, circuit_breaker, retries, affinity)");
 }
 
 /* A list of model names (fallbacks): each must name a model of the file
@@ -492,6 +627,10 @@ static int model_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void 
         return get_model_list(c, v, k, m->name, &m->fallbacks);
     if (strcmp(k, "context_window_fallbacks") == 0)
         return get_model_list(c, v, k, m->name, &m->context_window_fallbacks);
+    if (strcmp(k, "cache") == 0)
+        return gw_cfg_model_cache(c, v, k, &m->cache);
+    if (strcmp(k, "rag") == 0)
+        return gw_cfg_model_rag(c, v, k, m);
     if (strcmp(k, "deployments") == 0) {
         if (v->type != YAML_SEQUENCE_NODE)
             return gw_cfg_fail(c, v, k, "expected a list");
@@ -627,6 +766,16 @@ static int top_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, void *a
         return gw_cfg_each(c, v, k, durable_pair, &cfg->durable_answers);
     if (strcmp(k, "routing") == 0)
         return gw_cfg_each(c, v, k, routing_pair, &cfg->routing);
+    if (strcmp(k, "cache") == 0)
+        return gw_cfg_cache(c, v, k);
+    if (strcmp(k, "prompts") == 0)
+        return gw_cfg_prompts(c, v, k);
+    if (strcmp(k, "pii") == 0 || strcmp(k, "output_guard") == 0)
+        return gw_cfg_safety(c, v, k);
+    if (strcmp(k, "firewall") == 0)
+        return gw_cfg_firewall(c, v, k);
+    if (strcmp(k, "rag") == 0)
+        return gw_cfg_rag(c, v, k);
     return gw_cfg_fail(c, v, k, "unknown key");
 }
 
@@ -652,6 +801,11 @@ static void set_defaults(struct gw_config *cfg)
     cfg->budgets = (struct gw_budgets){.enabled = 1, .soft_threshold_pct = 80};
     cfg->durable_answers = (struct gw_durable_answers){
         .store = GW_DURABLE_GONE, .max_bytes = 1048576, .retention_hours = 24};
+    gw_cfg_cache_defaults(cfg);
+    gw_cfg_prompts_defaults(cfg);
+    gw_cfg_safety_defaults(cfg);
+    gw_cfg_firewall_defaults(cfg);
+    gw_cfg_rag_defaults(cfg);
     cfg->routing = (struct gw_routing){
         .strategy = GW_STRATEGY_FALLBACK,
         .breaker = {.enabled = 1,
@@ -661,6 +815,7 @@ static void set_defaults(struct gw_config *cfg)
                     .window_s = 60,
                     .cooldown_s = 30},
         .retries = {.attempts = 3, .backoff_ms = 200, .max_backoff_ms = 4000},
+        .affinity = {.enabled = 1, .max_entries = 65536},
     };
 }
 
@@ -694,12 +849,23 @@ static void add_env_providers(struct gw_config *cfg)
         if (!key || !*key || gw_config_provider_index(cfg, pr->type) >= 0)
             continue;
         const char *base = strcmp(pr->type, "openai") == 0 ? getenv("OPENAI_BASE_URL") : NULL;
+        struct gw_api_key_cfg *one = gw_arena_calloc(cfg->arena, 2 * sizeof *one);
+        size_t ln = strlen(pr->env_key) + sizeof "env:";
+        char *label = gw_arena_alloc(cfg->arena, ln);
+        snprintf(label, ln, "env:%s", pr->env_key);
+        *one = (struct gw_api_key_cfg){
+            .secret = gw_arena_strdup(cfg->arena, key), .label = label, .weight = 1};
         ps[np] = (struct gw_provider_cfg){
             .name = pr->type,
             .type = GW_PROVIDER_OPENAI,
             .preset = pr->type,
             .base_url = gw_arena_strdup(cfg->arena, base && *base ? base : pr->base_url),
-            .api_key = gw_arena_strdup(cfg->arena, key)};
+            .api_key = one->secret,
+            .keys = one,
+            .n_keys = 1,
+            .key_cooldown_s = 60,
+            .key_cooldown_max_s = 600};
+        ps[np].prompt_cache_ttl_s = default_cache_ttl(&ps[np]);
         if (strcmp(pr->type, "openai") == 0)
             for (size_t i = 0; i < add; i++) {
                 struct gw_deployment_cfg *d = gw_arena_calloc(cfg->arena, sizeof *d);

@@ -22,13 +22,33 @@ struct gw_timeouts {
     int connect_ms, first_byte_ms, idle_ms, total_ms; /* 0 in a model: inherit */
 };
 
+/* One API key of a provider (docs/routing.md#provider-key-pools): api_key
+ * is a pool of one, api_keys a pool of several. */
+struct gw_api_key_cfg {
+    const char *secret; /* resolved */
+    const char *label;  /* the reference as written (env:NAME, file:PATH), never the secret */
+    long long rpm, tpm; /* the provider's limits for this key; 0 = not known */
+    int weight;         /* share among keys with the same remaining capacity (default 1) */
+};
+
 struct gw_provider_cfg {
     const char *name;
     enum gw_provider_type type;
     const char *preset;   /* the type as written: "openai", "groq", "ollama"... */
     const char *base_url; /* without trailing slash; NULL for echo */
-    const char *api_key;  /* resolved secret, or NULL (no Authorization sent) */
+    const char *api_key;  /* resolved secret (a pool's first key), or NULL (none sent) */
     int line;             /* where it was declared */
+    /* openai, anthropic, gemini: the keys the requests are spread over
+     * (api_key or api_keys); n_keys 0 when the provider has none */
+    struct gw_api_key_cfg *keys;
+    size_t n_keys;
+    /* a key of a pool of two or more answered 429: it rests for its
+     * Retry-After (key_cooldown_s when the answer has none), at most
+     * key_cooldown_max_s */
+    int key_cooldown_s, key_cooldown_max_s;
+    /* how long the provider keeps a prompt prefix in its cache after a use
+     * (prefix-cache affinity); 0: no affinity */
+    int prompt_cache_ttl_s;
     /* anthropic, vertex: anthropic-version sent when the caller gave none */
     const char *anthropic_version;
     /* bedrock: region (also in the default URL) and resolved credentials */
@@ -91,10 +111,48 @@ struct gw_retries {
     int max_backoff_ms;
 };
 
+/* Prefix-cache affinity (docs/routing.md#prefix-cache-affinity): requests
+ * with the same stable prefix go where it was last served while the
+ * provider's prompt cache is warm. */
+struct gw_affinity_cfg {
+    int enabled;
+    int max_entries; /* prefixes remembered; the oldest make room */
+};
+
 struct gw_routing {
     enum gw_strategy strategy;     /* default for models that name none */
     struct gw_breaker_cfg breaker; /* default for models without circuit_breaker */
     struct gw_retries retries;     /* default for models without retries */
+    struct gw_affinity_cfg affinity;
+};
+
+/* The response cache (config `cache:`, docs/caching.md, gatewayd/cache.h). */
+struct gw_cache_semantic_cfg {
+    int enabled;
+    const char *embedder; /* "local", or what the semantic tier names */
+    double threshold;     /* similarity (0..1) a semantic hit needs */
+};
+
+struct gw_cache_cfg {
+    int enabled;
+    int ttl;                   /* seconds an answer stays valid */
+    long long max_entries;     /* hot tier (memory): entries */
+    long long max_bytes;       /* hot tier (memory): bytes */
+    long long db_max_bytes;    /* SQLite tier: bytes; the least recently used go first */
+    long long max_entry_bytes; /* an answer larger than this (as sent) is not cached */
+    int shared;                /* entries visible to every tenant (else team, or key) */
+    struct gw_cache_semantic_cfg semantic;
+};
+
+/* A model's own cache settings (`cache:` under the model). */
+struct gw_model_cache {
+    int mode; /* 0: as cache.enabled; 1: on; -1: off */
+    int ttl;  /* seconds; 0: cache.ttl */
+};
+
+/* The prompt library (config `prompts:`, docs/prompts.md). */
+struct gw_prompts_cfg {
+    int enabled; /* requests may name a template (x-gw-prompt, "prompt") */
 };
 
 struct gw_model_cfg {
@@ -112,6 +170,8 @@ struct gw_model_cfg {
      * window (context_window_fallbacks); NULL-terminated, NULL = none. Each
      * names a model of the same config (checked at load). */
     const char **fallbacks, **context_window_fallbacks;
+    struct gw_model_cache cache; /* config_cache.c */
+    const char *rag_collection;  /* config_rag.c: `rag: {collection: C}`; NULL: none */
 };
 
 struct gw_limits {
@@ -156,6 +216,68 @@ struct gw_durable_answers {
     int retention_hours; /* 0: kept until deleted by hand */
 };
 
+/* PII scrubbing and the output guard (config `pii:`, `output_guard:`,
+ * common/config_safety.c, docs/safety.md). */
+struct gw_pii_cfg {
+    int enabled;
+    unsigned entities; /* bit set of 1u << enum gw_pii_type (common/pii.h) */
+    int restore;       /* put the original values back in the answer */
+};
+
+struct gw_output_guard_cfg {
+    int enabled;
+    const char **blocked_patterns; /* case-insensitive phrases, NULL-terminated */
+    size_t n_blocked;
+};
+
+/* The semantic firewall (config `firewall:`, common/config_firewall.c,
+ * docs/safety.md#firewall). */
+enum gw_firewall_action { GW_FW_LOG, GW_FW_WARN, GW_FW_BLOCK };
+
+struct gw_firewall_set {
+    const char *name;
+    enum gw_firewall_action action;
+    double threshold;      /* cosine similarity (0..1) a request needs to match */
+    const char **patterns; /* NULL-terminated */
+    size_t n_patterns;
+};
+
+/* The firewall's LLM verdict (firewall.llm_verdict): a safety model asked
+ * through a sub-request (gatewayd/subrequest.h), its verdicts cached by
+ * embedding. */
+struct gw_firewall_verdict_cfg {
+    int enabled;
+    const char *model;      /* a configured model's name */
+    int on_error_block;     /* on_error: block (1) or allow (0, the default) */
+    double cache_threshold; /* cosine similarity a past verdict needs to be reused */
+    long long max_cached;   /* verdicts kept in memory (0: none) */
+    const char *prompt;     /* the classification instruction; NULL: the built-in one */
+};
+
+struct gw_firewall_cfg {
+    int enabled;
+    struct gw_firewall_set *sets;
+    size_t n_sets;
+    const char **exempt_keys; /* key names the stage skips; NULL-terminated, NULL = none */
+    struct gw_firewall_verdict_cfg verdict; /* llm_verdict */
+};
+
+/* RAG context (config `rag:`, common/config_rag.c, docs/rag.md). */
+struct gw_rag_key {
+    const char *key_name, *collection; /* collection "none": no context for this key */
+};
+
+struct gw_rag_cfg {
+    int enabled;
+    int top_k;                   /* chunks injected at most */
+    double threshold;            /* similarity (0..1) a chunk needs */
+    long long max_context_chars; /* the injected block's text, at most */
+    int chunk_chars;             /* `gwctl rag add`: chunk size, in characters (bytes) */
+    int chunk_overlap;           /* and the overlap of a chunk cut inside a section */
+    struct gw_rag_key *keys;     /* per key name; n_keys of them */
+    size_t n_keys;
+};
+
 struct gw_config {
     struct gw_arena *arena; /* owns everything below */
     const char *path;       /* the file, or "(embedded default)" */
@@ -177,6 +299,12 @@ struct gw_config {
     struct gw_budgets budgets;
     struct gw_durable_answers durable_answers;
     struct gw_routing routing;
+    struct gw_cache_cfg cache;               /* config_cache.c */
+    struct gw_prompts_cfg prompts;           /* config_prompts.c */
+    struct gw_pii_cfg pii;                   /* config_safety.c */
+    struct gw_output_guard_cfg output_guard; /* config_safety.c */
+    struct gw_firewall_cfg firewall;         /* config_firewall.c */
+    struct gw_rag_cfg rag;                   /* config_rag.c */
 };
 
 /* Loads path (or the embedded default when path is NULL). On error returns

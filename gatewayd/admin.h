@@ -36,4 +36,28 @@ extern gw_admin_reload_fn gw_admin_reload;
 /* admin_requests.c: request.show, a request's stored answer. */
 cJSON *gw_admin_cmd_request_show(struct gw_admin_ctx *ctx, const cJSON *args);
 
+/* admin_prompts.c: the prompt library (prompt.create, .list, .show, .diff,
+ * .rollback, .delete). */
+cJSON *gw_admin_cmd_prompt_create(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_prompt_list(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_prompt_show(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_prompt_diff(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_prompt_rollback(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_prompt_delete(struct gw_admin_ctx *ctx, const cJSON *args);
+
+/* admin_rag.c: RAG collections (rag.add, .list, .remove, .search). */
+cJSON *gw_admin_cmd_rag_add(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_rag_list(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_rag_remove(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_rag_search(struct gw_admin_ctx *ctx, const cJSON *args);
+
+/* admin_cache.c: the response cache (cache.stats, .list, .show, .purge). */
+cJSON *gw_admin_cmd_cache_stats(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_cache_list(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_cache_show(struct gw_admin_ctx *ctx, const cJSON *args);
+cJSON *gw_admin_cmd_cache_purge(struct gw_admin_ctx *ctx, const cJSON *args);
+
+/* admin_cache_search.c: cache.search, the cached questions nearest a text. */
+cJSON *gw_admin_cmd_cache_search(struct gw_admin_ctx *ctx, const cJSON *args);
+
 #endif

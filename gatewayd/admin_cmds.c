@@ -11,12 +11,16 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "affinity.h"
 #include "budget.h"
 #include "crypto.h"
 #include "deployments.h"
 #include "http.h"
+#include "key_settings.h"
+#include "keypool.h"
 #include "keys.h"
 #include "request.h"
+#include "retry.h"
 #include "runtime.h"
 #include "upstream.h"
 #include "writer.h"
@@ -73,6 +77,37 @@ static void bind_opt_num(sqlite3_stmt *st, int i, int have, double v, int intege
         sqlite3_bind_double(st, i, v);
 }
 
+/* The "models" argument of a key or a team: 0 when absent; 1 when given,
+ * with *json the list as JSON text (malloc'd, the caller frees) or NULL
+ * for "all models" (a JSON null, or the list ["*"]); -1 (error set) when it
+ * is not a non-empty list of names. */
+static int arg_models(struct gw_admin_ctx *ctx, const cJSON *args, char **json)
+{
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(args, "models");
+    *json = NULL;
+    if (!models)
+        return 0;
+    if (cJSON_IsNull(models))
+        return 1;
+    if (!cJSON_IsArray(models) || !models->child) {
+        gw_admin_fail(ctx, "bad_request", "\"models\" must be a non-empty array of names");
+        return -1;
+    }
+    for (const cJSON *m = models->child; m; m = m->next)
+        if (!cJSON_IsString(m) || !*m->valuestring) {
+            gw_admin_fail(ctx, "bad_request", "\"models\" must hold model names");
+            return -1;
+        }
+    if (!models->child->next && strcmp(models->child->valuestring, "*") == 0)
+        return 1; /* every model */
+    *json = cJSON_PrintUnformatted(models);
+    if (!*json) {
+        gw_admin_fail(ctx, "internal", "out of memory");
+        return -1;
+    }
+    return 1;
+}
+
 static void add_col(cJSON *o, const char *name, sqlite3_stmt *st, int i)
 {
     switch (sqlite3_column_type(st, i)) {
@@ -100,6 +135,21 @@ static int step_one_row(sqlite3 *db, sqlite3_stmt *st)
     if (rc != SQLITE_DONE)
         return sqlite3_extended_errcode(db);
     return changed == 1 ? SQLITE_OK : SQLITE_NOTFOUND;
+}
+
+/* UPDATE table SET models = json (NULL: all) WHERE id = id. */
+static int set_models(sqlite3 *db, const char *table, const char *id, const char *json)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE %s SET models = ?2 WHERE id = ?1", table);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (json)
+        sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+    return step_one_row(db, st);
 }
 
 /* ---- settings a key or a team carries ------------------------------------ */
@@ -172,7 +222,8 @@ static int apply_settings(sqlite3 *db, const char *table, const char *id, const 
     "k.is_admin, k.rpm, k.tpm, k.budget_usd, k.models, k.rotated_at, "                             \
     "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_prefix END, "                          \
     "CASE WHEN k.prev_valid_until > unixepoch() THEN k.prev_valid_until END, "                     \
-    "k.tpd, k.max_parallel, k.budget_period FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
+    "k.tpd, k.max_parallel, k.budget_period, " GW_KEY_SETTINGS_COLS                                \
+    " FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
 
 static cJSON *key_json(sqlite3_stmt *st)
 {
@@ -194,6 +245,9 @@ static cJSON *key_json(sqlite3_stmt *st)
     add_col(o, "tpd", st, 15);
     add_col(o, "concurrent", st, 16);
     add_col(o, "budget_period", st, 17);
+    struct gw_key_settings ks; /* columns 18..24: pii, ..., cache_threshold (null: the config's) */
+    gw_key_settings_read(st, 18, &ks);
+    gw_key_settings_to_json(&ks, o);
     return o;
 }
 
@@ -242,6 +296,8 @@ struct key_insert {
     double expires;
     long long now;
     const cJSON *args; /* limits and budget, applied after the insert */
+    /* the key's stage switches, likewise */
+    struct gw_key_settings_change settings;
 };
 
 static int key_insert_apply(sqlite3 *db, void *arg)
@@ -270,7 +326,8 @@ static int key_insert_apply(sqlite3 *db, void *arg)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return sqlite3_extended_errcode(db);
-    return apply_settings(db, "keys", k->id, k->args);
+    rc = apply_settings(db, "keys", k->id, k->args);
+    return rc == SQLITE_OK ? gw_key_settings_store(db, k->id, &k->settings) : rc;
 }
 
 static cJSON *refresh_and(struct gw_admin_ctx *ctx, cJSON *result)
@@ -294,22 +351,17 @@ static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
         return NULL;
     if (k.have_expires && k.expires <= (double)k.now)
         return gw_admin_fail(ctx, "bad_request", "\"expires_at\" must be in the future");
+    char serr[200];
+    if (gw_key_settings_parse(args, &k.settings, serr, sizeof serr) != 0)
+        return gw_admin_fail(ctx, "bad_request", "%s", serr);
     const cJSON *admin = cJSON_GetObjectItemCaseSensitive(args, "admin");
     if (admin && !cJSON_IsBool(admin))
         return gw_admin_fail(ctx, "bad_request", "\"admin\" must be a boolean");
     k.is_admin = cJSON_IsTrue(admin);
-    const cJSON *models = cJSON_GetObjectItemCaseSensitive(args, "models");
     char *models_json = NULL;
-    if (models && !cJSON_IsNull(models)) {
-        if (!cJSON_IsArray(models) || !models->child)
-            return gw_admin_fail(ctx, "bad_request",
-                                 "\"models\" must be a non-empty array of names");
-        for (const cJSON *m = models->child; m; m = m->next)
-            if (!cJSON_IsString(m) || !*m->valuestring)
-                return gw_admin_fail(ctx, "bad_request", "\"models\" must hold model names");
-        models_json = cJSON_PrintUnformatted(models);
-        k.models_json = models_json;
-    }
+    if (arg_models(ctx, args, &models_json) < 0)
+        return NULL;
+    k.models_json = models_json;
     if (team) {
         int f = team_id_by_name(ctx, team, k.team_id, sizeof k.team_id);
         if (f <= 0) {
@@ -479,7 +531,7 @@ static cJSON *cmd_key_rotate(struct gw_admin_ctx *ctx, const cJSON *args)
 #define TEAM_COLS                                                                                  \
     "SELECT t.id, t.name, t.created_at, t.rpm, t.tpm, t.budget_usd, "                              \
     "(SELECT count(*) FROM keys k WHERE k.team_id = t.id), t.tpd, t.max_parallel, "                \
-    "t.budget_period "                                                                             \
+    "t.budget_period, t.models "                                                                   \
     "FROM teams t "
 
 static cJSON *team_json(sqlite3_stmt *st)
@@ -492,6 +544,9 @@ static cJSON *team_json(sqlite3_stmt *st)
     add_col(o, "tpd", st, 7);
     add_col(o, "concurrent", st, 8);
     add_col(o, "budget_period", st, 9);
+    const unsigned char *models = sqlite3_column_text(st, 10);
+    cJSON *m = models ? cJSON_Parse((const char *)models) : NULL;
+    cJSON_AddItemToObject(o, "models", m ? m : cJSON_CreateNull());
     return o;
 }
 
@@ -513,7 +568,7 @@ static cJSON *team_lookup(struct gw_admin_ctx *ctx, const char *name)
 
 struct team_insert {
     char id[40];
-    const char *name;
+    const char *name, *models_json;
     const cJSON *args;
 };
 
@@ -521,13 +576,15 @@ static int team_insert_apply(sqlite3 *db, void *arg)
 {
     struct team_insert *t = arg;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "INSERT INTO teams (id, name, created_at) VALUES (?,?,?)", -1,
-                                &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        db, "INSERT INTO teams (id, name, created_at, models) VALUES (?,?,?,?)", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, time(NULL));
+    if (t->models_json)
+        sqlite3_bind_text(st, 4, t->models_json, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -540,10 +597,13 @@ static cJSON *cmd_team_create(struct gw_admin_ctx *ctx, const cJSON *args)
     struct team_insert t = {.args = args};
     if (arg_str(ctx, args, "name", &t.name) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
-    if (check_settings(ctx, args) != 0)
+    char *models_json = NULL;
+    if (check_settings(ctx, args) != 0 || arg_models(ctx, args, &models_json) < 0)
         return NULL;
+    t.models_json = models_json;
     gw_random_id(t.id, "team_", 8);
     int rc = gw_writer_run(team_insert_apply, &t);
+    free(models_json);
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT)
         return gw_admin_fail(ctx, "conflict", "a team named '%s' already exists", t.name);
     if (rc != SQLITE_OK)
@@ -562,34 +622,49 @@ static cJSON *cmd_team_create(struct gw_admin_ctx *ctx, const cJSON *args)
 struct settings_update {
     const char *table, *id;
     const cJSON *args;
+    int models;              /* the models list changes too */
+    const char *models_json; /* to this (NULL: all) */
+    /* keys: their stage switches (key_settings.h); teams: NULL */
+    const struct gw_key_settings_change *key_settings;
 };
 
 static int settings_update_apply(sqlite3 *db, void *arg)
 {
     struct settings_update *u = arg;
-    return apply_settings(db, u->table, u->id, u->args);
+    int rc = apply_settings(db, u->table, u->id, u->args);
+    if (rc == SQLITE_OK && u->models)
+        rc = set_models(db, u->table, u->id, u->models_json);
+    if (rc == SQLITE_OK && u->key_settings)
+        rc = gw_key_settings_store(db, u->id, u->key_settings);
+    return rc;
 }
 
 /* Looks the key or team up, applies the settings in args, and answers with
  * the updated object under `kind` ("key" or "team"). */
 static cJSON *update_subject(struct gw_admin_ctx *ctx, const cJSON *args, const char *ref_arg,
                              cJSON *(*lookup)(struct gw_admin_ctx *, const char *),
-                             const char *table, const char *kind)
+                             const char *table, const char *kind,
+                             const struct gw_key_settings_change *key_settings)
 {
     const char *ref = NULL;
     if (arg_str(ctx, args, ref_arg, &ref) != 1)
         return ctx->err_code ? NULL
                              : gw_admin_fail(ctx, "bad_request", "\"%s\" is required", ref_arg);
-    if (check_settings(ctx, args) != 0)
+    char *models_json = NULL;
+    int models;
+    if (check_settings(ctx, args) != 0 || (models = arg_models(ctx, args, &models_json)) < 0)
         return NULL;
     cJSON *o = lookup(ctx, ref);
-    if (!o)
+    if (!o) {
+        free(models_json);
         return NULL;
+    }
     char id[64];
     snprintf(id, sizeof id, "%s", cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring);
     cJSON_Delete(o);
-    struct settings_update u = {table, id, args};
+    struct settings_update u = {table, id, args, models, models_json, key_settings};
     int rc = gw_writer_run(settings_update_apply, &u);
+    free(models_json);
     if (rc == SQLITE_NOTFOUND)
         return gw_admin_fail(ctx, "not_found", "%s was deleted meanwhile", id);
     if (rc != SQLITE_OK)
@@ -603,12 +678,16 @@ static cJSON *update_subject(struct gw_admin_ctx *ctx, const cJSON *args, const 
 
 static cJSON *cmd_key_update(struct gw_admin_ctx *ctx, const cJSON *args)
 {
-    return update_subject(ctx, args, "id", key_lookup, "keys", "key");
+    struct gw_key_settings_change ks;
+    char err[200];
+    if (gw_key_settings_parse(args, &ks, err, sizeof err) != 0)
+        return gw_admin_fail(ctx, "bad_request", "%s", err);
+    return update_subject(ctx, args, "id", key_lookup, "keys", "key", &ks);
 }
 
 static cJSON *cmd_team_update(struct gw_admin_ctx *ctx, const cJSON *args)
 {
-    return update_subject(ctx, args, "name", team_lookup, "teams", "team");
+    return update_subject(ctx, args, "name", team_lookup, "teams", "team", NULL);
 }
 
 static cJSON *cmd_team_list(struct gw_admin_ctx *ctx, const cJSON *args)
@@ -669,8 +748,11 @@ static cJSON *cmd_usage_report(struct gw_admin_ctx *ctx, const cJSON *args)
     } else if (strcmp(by, "day") == 0) {
         group = "1";
         cols = "strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')";
+    } else if (strcmp(by, "prompt") == 0) { /* template and version (admin_prompts.c) */
+        group = "u.prompt_name, u.prompt_version";
+        cols = "u.prompt_name, u.prompt_version";
     } else {
-        return gw_admin_fail(ctx, "bad_request", "\"by\" must be key, team, model or day");
+        return gw_admin_fail(ctx, "bad_request", "\"by\" must be key, team, model, day or prompt");
     }
     gw_writer_flush(); /* every completed request is in the report */
     char sql[1024];
@@ -691,12 +773,13 @@ static cJSON *cmd_usage_report(struct gw_admin_ctx *ctx, const cJSON *args)
     cJSON_AddStringToObject(res, "by", by);
     cJSON_AddNumberToObject(res, "since", since);
     cJSON *rows = cJSON_AddArrayToObject(res, "rows");
-    int ngroup = strcmp(by, "key") == 0 ? 2 : 1;
+    int by_prompt = strcmp(by, "prompt") == 0;
+    int ngroup = strcmp(by, "key") == 0 || by_prompt ? 2 : 1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *row = cJSON_CreateObject();
         if (ngroup == 2) {
-            add_col(row, "key_id", st, 0);
-            add_col(row, "key_name", st, 1);
+            add_col(row, by_prompt ? "prompt" : "key_id", st, 0);
+            add_col(row, by_prompt ? "prompt_version" : "key_name", st, 1);
         } else {
             add_col(row, by, st, 0);
         }
@@ -756,6 +839,66 @@ static void status_deployment(const struct gw_model_cfg *m, const struct gw_depl
     cJSON_AddItemToArray(sd->list, o);
 }
 
+/* One API key of a provider of the current config and its live state:
+ * its reference (never the secret), use over the last minute, cooldown. */
+static void status_key(const struct gw_provider_cfg *p, const struct gw_api_key_cfg *kc,
+                       struct gw_pool_key *k, void *arg)
+{
+    struct status_deps *sd = arg;
+    cJSON *o = cJSON_CreateObject();
+    long long until = k ? atomic_load(&k->cool_until_us) : 0;
+    cJSON_AddStringToObject(o, "provider", p->name);
+    cJSON_AddStringToObject(o, "key", kc->label);
+    cJSON_AddNumberToObject(o, "in_flight", k ? (double)atomic_load(&k->in_flight) : 0);
+    cJSON_AddNumberToObject(o, "requests", k ? (double)atomic_load(&k->requests) : 0);
+    cJSON_AddNumberToObject(o, "rpm_used", k ? (double)gw_pool_key_used(k, 0, sd->now_us) : 0);
+    if (kc->rpm > 0)
+        cJSON_AddNumberToObject(o, "rpm", (double)kc->rpm);
+    else
+        cJSON_AddNullToObject(o, "rpm");
+    cJSON_AddNumberToObject(o, "tpm_used", k ? (double)gw_pool_key_used(k, 1, sd->now_us) : 0);
+    if (kc->tpm > 0)
+        cJSON_AddNumberToObject(o, "tpm", (double)kc->tpm);
+    else
+        cJSON_AddNullToObject(o, "tpm");
+    cJSON_AddNumberToObject(o, "weight", kc->weight);
+    cJSON_AddBoolToObject(o, "cooling", until > sd->now_us);
+    if (until > sd->now_us) {
+        long long left_ms = (until - sd->now_us + 999) / 1000;
+        cJSON_AddNumberToObject(o, "cooling_for_s", (double)((left_ms + 999) / 1000));
+        cJSON_AddNumberToObject(o, "cooling_until", (double)((gw_wall_ms() + left_ms) / 1000));
+    } else {
+        cJSON_AddNullToObject(o, "cooling_for_s");
+        cJSON_AddNullToObject(o, "cooling_until");
+    }
+    cJSON_AddNumberToObject(o, "cooldowns", k ? (double)atomic_load(&k->cooldowns) : 0);
+    cJSON_AddItemToArray(sd->list, o);
+}
+
+/* Prefix-cache affinity and retries, for status. */
+static void status_routing(cJSON *res, const struct gw_config *cfg, long long now_us)
+{
+    long long lookups, hits;
+    gw_affinity_totals(&lookups, &hits);
+    long capacity = 0, entries = gw_affinity_current_entries(now_us, &capacity);
+    cJSON *a = cJSON_AddObjectToObject(res, "affinity");
+    cJSON_AddBoolToObject(a, "enabled", cfg->routing.affinity.enabled);
+    cJSON_AddNumberToObject(a, "entries", (double)entries);
+    cJSON_AddNumberToObject(a, "capacity", (double)capacity);
+    cJSON_AddNumberToObject(a, "lookups", (double)lookups);
+    cJSON_AddNumberToObject(a, "hits", (double)hits);
+    if (lookups)
+        cJSON_AddNumberToObject(a, "hit_ratio",
+                                round((double)hits * 1000 / (double)lookups) / 1000);
+    else
+        cJSON_AddNullToObject(a, "hit_ratio");
+    cJSON *rt = cJSON_AddObjectToObject(res, "retries");
+    for (int w = 0; w < GW_RETRY_REASONS; w++)
+        cJSON_AddNumberToObject(rt, gw_retry_reason_name((enum gw_retry_reason)w),
+                                (double)gw_retry_total((enum gw_retry_reason)w));
+    cJSON_AddNumberToObject(rt, "fallbacks", (double)gw_retry_fallbacks());
+}
+
 static cJSON *cmd_status(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     struct gw_cfg_ref *ref = gw_runtime_config_acquire();
@@ -787,8 +930,11 @@ static cJSON *cmd_status(struct gw_admin_ctx *ctx, const cJSON *args)
     cJSON_AddNumberToObject(ring, "written", (double)ws.written);
     cJSON_AddNumberToObject(ring, "stalls", (double)ws.stalls);
     cJSON_AddNumberToObject(ring, "errors", (double)ws.errors);
+    status_routing(res, cfg, gw_now_us());
     struct status_deps sd = {cJSON_AddArrayToObject(res, "deployments"), gw_now_us()};
     gw_deployments_each(cfg, status_deployment, &sd);
+    struct status_deps sk = {cJSON_AddArrayToObject(res, "provider_keys"), gw_now_us()};
+    gw_keypool_each(cfg, status_key, &sk);
     gw_runtime_config_release(ref);
     return res;
 }
@@ -821,7 +967,22 @@ static const struct {
     {"team.list", cmd_team_list},
     {"team.show", cmd_team_show},
     {"usage.report", cmd_usage_report},
-    {"request.show", gw_admin_cmd_request_show}, /* admin_requests.c */
+    {"request.show", gw_admin_cmd_request_show},       /* admin_requests.c */
+    {"prompt.create", gw_admin_cmd_prompt_create},     /* admin_prompts.c */
+    {"prompt.list", gw_admin_cmd_prompt_list},         /* admin_prompts.c */
+    {"prompt.show", gw_admin_cmd_prompt_show},         /* admin_prompts.c */
+    {"prompt.diff", gw_admin_cmd_prompt_diff},         /* admin_prompts.c */
+    {"prompt.rollback", gw_admin_cmd_prompt_rollback}, /* admin_prompts.c */
+    {"prompt.delete", gw_admin_cmd_prompt_delete},     /* admin_prompts.c */
+    {"rag.add", gw_admin_cmd_rag_add},                 /* admin_rag.c */
+    {"rag.list", gw_admin_cmd_rag_list},               /* admin_rag.c */
+    {"rag.remove", gw_admin_cmd_rag_remove},           /* admin_rag.c */
+    {"rag.search", gw_admin_cmd_rag_search},           /* admin_rag.c */
+    {"cache.stats", gw_admin_cmd_cache_stats},         /* admin_cache.c */
+    {"cache.list", gw_admin_cmd_cache_list},           /* admin_cache.c */
+    {"cache.show", gw_admin_cmd_cache_show},           /* admin_cache.c */
+    {"cache.purge", gw_admin_cmd_cache_purge},         /* admin_cache.c */
+    {"cache.search", gw_admin_cmd_cache_search},       /* admin_cache_search.c */
     {"status", cmd_status},
     {"reload", cmd_reload},
 };

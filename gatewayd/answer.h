@@ -8,7 +8,13 @@
  * Finish reasons use OpenAI's names: stop, length, tool_calls,
  * content_filter. Usage is read from r (prompt_tokens counting the whole
  * prompt, cached_tokens read from and cache_write_tokens written to the
- * provider's prompt cache, completion_tokens) at close. */
+ * provider's prompt cache, completion_tokens) at close.
+ *
+ * Text and tool-call arguments go through the request's text filters
+ * (textfilter.h: PII restoration, the output guard) when it has any
+ * (r->text_filtered); a blocked answer ends with the guard's error
+ * (outguard.h), and a finish reason or the end lets out what the filters
+ * held back. */
 #ifndef GW_ANSWER_H
 #define GW_ANSWER_H
 
@@ -20,10 +26,16 @@
 
 struct gw_request;
 
+struct gw_textfilter;
+
 struct gw_answer {
     int anthropic; /* a /v1/messages caller */
     struct gw_msg_writer msg;
     struct gw_oai_writer oai;
+    /* the request's text filters (PII restore, output guard: textfilter.h)
+     * that text and tool arguments go through first; NULL: none */
+    struct gw_textfilter *tf;
+    int tf_missing; /* the request needs filters that could not be made */
 };
 
 /* Counts the prompt (gw_tokens_input): call it on the pipeline's thread. */

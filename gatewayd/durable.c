@@ -37,9 +37,12 @@ void gw_durable_keep(struct gw_request *r, const char *p, size_t n)
 {
     const struct gw_durable_answers *d = &r->cfg->durable_answers;
     struct gw_durable_copy *c = &r->kept;
-    if (d->store == GW_DURABLE_OFF || !r->who.key_id)
+    size_t limit = d->store == GW_DURABLE_OFF || !r->who.key_id ? 0 : (size_t)d->max_bytes;
+    if (r->cache_keep > limit)
+        limit = r->cache_keep; /* the cache stores it from the same copy (cache.h) */
+    if (limit == 0)
         return;
-    size_t room = (size_t)d->max_bytes - c->len;
+    size_t room = limit > c->len ? limit - c->len : 0;
     size_t want = c->len == c->total ? (n < room ? n : room) : 0; /* nothing after a gap */
     c->total += n;
     while (want) {
@@ -65,6 +68,15 @@ void gw_durable_keep(struct gw_request *r, const char *p, size_t n)
         p += m;
         want -= m;
     }
+}
+
+int gw_durable_each(const struct gw_durable_copy *c, int (*fn)(void *arg, const char *p, size_t n),
+                    void *arg)
+{
+    for (const struct gw_durable_chunk *k = c->head; k; k = k->next)
+        if (fn(arg, k->data, k->len) != 0)
+            return -1;
+    return 0;
 }
 
 void gw_durable_free(struct gw_durable_copy *c)
@@ -114,7 +126,7 @@ struct gw_answer_rec *gw_durable_capture(struct gw_request *r)
     const char *whole = r->out.data ? r->out.data : "";
     if (r->streaming) {
         a->total = r->kept.total;
-        a->len = r->kept.len;
+        a->len = r->kept.len < cap ? r->kept.len : cap; /* the cache may have kept more */
     } else {
         a->total = r->out.len;
         a->len = r->out.len < cap ? r->out.len : cap;
@@ -124,9 +136,10 @@ struct gw_answer_rec *gw_durable_capture(struct gw_request *r)
         a->len = 0;
     } else if (r->streaming) {
         size_t off = 0;
-        for (const struct gw_durable_chunk *k = r->kept.head; k; k = k->next) {
-            memcpy(a->body + off, k->data, k->len);
-            off += k->len;
+        for (const struct gw_durable_chunk *k = r->kept.head; k && off < a->len; k = k->next) {
+            size_t m = k->len < a->len - off ? k->len : a->len - off;
+            memcpy(a->body + off, k->data, m);
+            off += m;
         }
         gw_durable_free(&r->kept);
     } else {

@@ -25,7 +25,8 @@ struct gw_answer_rec;
 struct gw_durable_chunk;
 
 /* A streamed answer as it was handed over (r->mu): its first
- * durable_answers.max_bytes, in a list of chunks. */
+ * durable_answers.max_bytes (or r->cache_keep, when the cache wants more),
+ * in a list of chunks. */
 struct gw_durable_copy {
     struct gw_durable_chunk *head, *tail;
     size_t len;   /* bytes kept */
@@ -36,6 +37,10 @@ struct gw_durable_copy {
 /* n more bytes of r's streamed answer, as handed to the client (or as they
  * would have been, once it has gone). Upstream thread, r->mu held. */
 void gw_durable_keep(struct gw_request *r, const char *p, size_t n);
+/* Calls fn(arg, piece, length) for the kept bytes in order; stops at (and
+ * returns -1 for) a non-zero return. */
+int gw_durable_each(const struct gw_durable_copy *c, int (*fn)(void *arg, const char *p, size_t n),
+                    void *arg);
 /* Frees what c holds (the request's end). */
 void gw_durable_free(struct gw_durable_copy *c);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "query.h"
 #include "request.h"
 
 static int anthropic(const struct gw_request *r)
@@ -76,6 +77,10 @@ static void anthropic_json(struct gw_buf *b, const char *type, const char *msg, 
 static void respond(struct gw_request *r, int status, const char *type, const char *code,
                     const char *param, const char *msg)
 {
+    if (gw_query_front(r)) { /* the query API: {detail, error_code, timestamp} (query.h) */
+        gw_query_error(r, status, type, code, msg);
+        return;
+    }
     r->status = status;
     r->content_type = "application/json";
     gw_buf_reset(&r->out);
@@ -118,7 +123,7 @@ void gw_error_upstream(struct gw_request *r, int status, struct gw_buf *body, co
     snprintf(code, sizeof code, "upstream_http_%d", status);
     cJSON *j = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
     const cJSON *e = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-    if (e && !anthropic(r)) {
+    if (e && !anthropic(r) && !gw_query_front(r)) {
         /* an OpenAI error: the caller speaks the same format, pass it on */
         r->status = status;
         r->content_type = "application/json";

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "query.h"
 #include "request.h"
 #include "upstream.h"
 
@@ -38,11 +39,15 @@ static _Thread_local uintptr_t accepted_slot;
 
 const char *gw_request_header(struct gw_request *r, const char *name)
 {
+    if (!r->conn_mhd) /* a sub-request (subrequest.h) has no client headers */
+        return NULL;
     return MHD_lookup_connection_value(r->conn_mhd, MHD_HEADER_KIND, name);
 }
 
 const char *gw_request_query(struct gw_request *r, const char *name)
 {
+    if (!r->conn_mhd) /* a sub-request (subrequest.h) has no URL */
+        return NULL;
     return MHD_lookup_connection_value(r->conn_mhd, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -74,6 +79,10 @@ static const struct route routes[] = {
     {"/v1/messages/count_tokens", "POST", GW_API_COUNT_TOKENS},
     {"/v1/gw/requests", "GET", GW_API_REQUESTS},
     {"/v1/gw/requests/", "GET", GW_API_REQUESTS},
+    {"/api/v1/query", "POST", GW_API_QUERY},
+    {"/api/v1/cache/stats", "GET", GW_API_QUERY_CACHE},
+    {"/api/v1/cache/entry", "GET", GW_API_QUERY_CACHE},
+    {"/api/v1/cache", "DELETE", GW_API_QUERY_CACHE},
     {"/health", "GET", GW_API_NONE},
     {"/metrics", "GET", GW_API_NONE},
 };
@@ -84,6 +93,19 @@ static int path_matches(const struct route *rt, const char *path)
     if (rt->path[n - 1] != '/')
         return strcmp(path, rt->path) == 0;
     return strncmp(path, rt->path, n) == 0 && path[n] && !strchr(path + n, '/');
+}
+
+/* The stages from r->stage on: the first run, or the rest after a stage
+ * that waited asked for them (r->resume_pipeline). */
+static enum gw_stage_rc run_stages(struct gw_request *r)
+{
+    enum gw_stage_rc rc = gw_pipeline_run(r);
+    if (rc == GW_STAGE_CONTINUE) {
+        gw_error_respond(r, 500, "server_error", "internal_error", NULL,
+                         "No stage answered the request.");
+        rc = GW_STAGE_RESPOND;
+    }
+    return rc;
 }
 
 static enum gw_stage_rc route_request(struct gw_request *r)
@@ -108,7 +130,8 @@ static enum gw_stage_rc route_request(struct gw_request *r)
             }
             return GW_STAGE_RESPOND;
         }
-        if (r->api == GW_API_CHAT || r->api == GW_API_MESSAGES || r->api == GW_API_EMBEDDINGS)
+        if (r->api == GW_API_CHAT || r->api == GW_API_MESSAGES || r->api == GW_API_EMBEDDINGS ||
+            r->api == GW_API_QUERY)
             r->record_usage = 1; /* every endpoint that may cost money */
         if (r->body_too_large) {
             gw_error_respond(r, 413, "invalid_request_error", "request_too_large", NULL,
@@ -116,13 +139,7 @@ static enum gw_stage_rc route_request(struct gw_request *r)
                              r->cfg->limits.max_body_bytes);
             return GW_STAGE_RESPOND;
         }
-        enum gw_stage_rc rc = gw_pipeline_run(r);
-        if (rc == GW_STAGE_CONTINUE) {
-            gw_error_respond(r, 500, "server_error", "internal_error", NULL,
-                             "No stage answered the request.");
-            rc = GW_STAGE_RESPOND;
-        }
-        return rc;
+        return run_stages(r);
     }
     if (path_known)
         gw_error_respond(r, 405, "invalid_request_error", "method_not_allowed", NULL,
@@ -189,6 +206,8 @@ static enum MHD_Result queue(struct gw_request *r, struct MHD_Connection *conn)
     if (streaming)
         resp =
             MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, r, NULL);
+    else if (r->query_api) /* the query API's own answer (query.h); r->out stays for the cache */
+        resp = gw_query_response(r);
     else
         resp = MHD_create_response_from_buffer(r->out.len, r->out.data, MHD_RESPMEM_PERSISTENT);
     if (!resp)
@@ -261,17 +280,27 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (route_request(r) == GW_STAGE_RESPOND)
             return queue(r, conn);
     }
-    /* ASYNC: wait for the upstream thread, unless it is already done */
-    pthread_mutex_lock(&r->mu);
-    int gone = r->client_gone, ready = r->ready;
-    if (!gone && !ready) {
-        r->suspended = 1;
-        MHD_suspend_connection(conn);
+    /* ASYNC: wait for the upstream thread, unless it is already done. A
+     * stage that waited for another request (the cache's single flight) may
+     * instead ask for the rest of the stages to run, here, on this thread. */
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        int gone = r->client_gone, ready = r->ready, resume = r->resume_pipeline;
+        r->resume_pipeline = 0;
+        if (!gone && !ready && !resume) {
+            r->suspended = 1;
+            MHD_suspend_connection(conn);
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (gone)
+            return MHD_NO;
+        if (ready)
+            return queue(r, conn);
+        if (!resume)
+            return MHD_YES;
+        if (run_stages(r) == GW_STAGE_RESPOND)
+            return queue(r, conn);
     }
-    pthread_mutex_unlock(&r->mu);
-    if (gone)
-        return MHD_NO;
-    return ready ? queue(r, conn) : MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

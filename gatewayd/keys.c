@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "crypto.h"
 #include "db.h"
+#include "key_settings.h"
 #include "request.h"
 #include "ratelimit.h"
 #include "snapshot.h"
@@ -23,13 +24,14 @@ struct keyent {
     unsigned char hash[GW_KEY_HASH_LEN];
     int used;
     const char *id, *name, *team_id, *team_name;
-    const char **models;
+    const char **models, **team_models; /* allowed models; NULL = all */
     int is_admin;
     long long revoked_at, expires_at;
     long long valid_until;                       /* a rotated-out secret's grace end; 0 = none */
     struct gw_rl_limits key_limits, team_limits; /* -1: not set */
     struct gw_rl_state *key_rl, *team_rl;
     struct gw_budget_limit key_budget, team_budget;
+    struct gw_key_settings settings; /* the key's own stage switches */
 };
 
 struct keyset {
@@ -40,7 +42,8 @@ struct keyset {
 };
 
 /* columns 10..17: the key's and the team's limits (NULL: not set);
- * 18..21: their budgets and budget periods */
+ * 18..21: their budgets and budget periods; 22 (after these): the team's
+ * models; 23..29: the key's stage switches (key_settings.h) */
 #define LIMIT_COLS                                                                                 \
     "k.rpm, k.tpm, k.tpd, k.max_parallel, t.rpm, t.tpm, t.tpd, t.max_parallel, "                   \
     "k.budget_usd, k.budget_period, t.budget_usd, t.budget_period "
@@ -146,11 +149,13 @@ static int reload_locked(const char *db_path, char *err, size_t errlen)
     if (sqlite3_prepare_v2(db,
                            "SELECT k.key_hash, k.id, k.name, k.team_id, t.name, k.models, "
                            "k.is_admin, k.revoked_at, k.expires_at, 0, " LIMIT_COLS
-                           "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
+                           ", t.models, " GW_KEY_SETTINGS_COLS
+                           " FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
                            "UNION ALL "
                            "SELECT k.prev_key_hash, k.id, k.name, k.team_id, t.name, k.models, "
                            "k.is_admin, k.revoked_at, k.expires_at, k.prev_valid_until, " LIMIT_COLS
-                           "FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
+                           ", t.models, " GW_KEY_SETTINGS_COLS
+                           " FROM keys k LEFT JOIN teams t ON t.id = k.team_id "
                            "WHERE k.prev_key_hash IS NOT NULL AND k.prev_valid_until > unixepoch()",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
@@ -171,6 +176,7 @@ static int reload_locked(const char *db_path, char *err, size_t errlen)
         e->team_id = col_text(a, st, 3);
         e->team_name = col_text(a, st, 4);
         e->models = parse_models(a, (const char *)sqlite3_column_text(st, 5));
+        e->team_models = parse_models(a, (const char *)sqlite3_column_text(st, 22));
         e->is_admin = sqlite3_column_int(st, 6);
         e->revoked_at = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
         e->expires_at = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8);
@@ -185,6 +191,7 @@ static int reload_locked(const char *db_path, char *err, size_t errlen)
         e->team_rl = e->team_id ? gw_rl_state_for(e->team_id) : NULL;
         load_budget(db, st, 18, "key_id", e->id, e->key_rl, &e->key_budget);
         load_budget(db, st, 20, "team_id", e->team_id, e->team_rl, &e->team_budget);
+        gw_key_settings_read(st, 23, &e->settings);
         ks->n_entries++;
     }
     if (step != SQLITE_DONE)
@@ -208,6 +215,20 @@ out:
     else if (rc != 0)
         gw_arena_destroy(a);
     return rc;
+}
+
+/* A NULL-terminated list copied into a (NULL stays NULL: all models). */
+static const char **copy_models(struct gw_arena *a, const char **models)
+{
+    if (!models)
+        return NULL;
+    size_t n = 0;
+    while (models[n])
+        n++;
+    const char **out = gw_arena_calloc(a, (n + 1) * sizeof *out);
+    for (size_t k = 0; k < n; k++)
+        out[k] = gw_arena_strdup(a, models[k]);
+    return out;
 }
 
 enum gw_auth_result gw_keys_authenticate(struct gw_request *r, const char *secret, size_t len)
@@ -242,14 +263,9 @@ enum gw_auth_result gw_keys_authenticate(struct gw_request *r, const char *secre
             w->team_limits = e->team_limits;
             w->key_budget = e->key_budget;
             w->team_budget = e->team_budget;
-            if (e->models) {
-                size_t n = 0;
-                while (e->models[n])
-                    n++;
-                w->models = gw_arena_calloc(r->arena, (n + 1) * sizeof *w->models);
-                for (size_t k = 0; k < n; k++)
-                    w->models[k] = gw_arena_strdup(r->arena, e->models[k]);
-            }
+            w->settings = e->settings;
+            w->models = copy_models(r->arena, e->models);
+            w->team_models = copy_models(r->arena, e->team_models);
             res = GW_AUTH_OK;
         }
         break;

@@ -19,6 +19,8 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "prompts.h"
+#include "rag.h"
 #include "ratelimit.h"
 #include "request.h"
 #include "runtime.h"
@@ -187,6 +189,8 @@ int main(int argc, char **argv)
 
     int writer = 0, upstream = 0, http = 0, admin = 0;
     if (gw_keys_reload(gw_runtime.db_path, err, sizeof err) != 0 ||
+        gw_prompts_reload(gw_runtime.db_path, err, sizeof err) != 0 ||
+        gw_rag_reload(gw_runtime.db_path, err, sizeof err) != 0 || /* rag.h */
         !(writer = gw_writer_start(gw_runtime.db_path, err, sizeof err) == 0) ||
         !(upstream = gw_upstream_start_worker(err, sizeof err) == 0) ||
         !(http = gw_http_start(cfg, err, sizeof err) == 0) ||
@@ -231,6 +235,8 @@ out:
         gw_info("stopped: %lld usage rows written, %lld ring stalls", ws.written, ws.stalls);
     }
     gw_keys_shutdown();
+    gw_prompts_shutdown();
+    gw_rag_shutdown();
     gw_rl_shutdown();
     gw_runtime_shutdown();
     return rc;

@@ -12,7 +12,13 @@
 #include <string.h>
 
 #include "budget.h"
+#include "cache.h"
+#include "affinity.h"
 #include "deployments.h"
+#include "firewall.h"
+#include "pii.h"
+#include "keypool.h"
+#include "retry.h"
 #include "request.h"
 #include "runtime.h"
 #include "upstream.h"
@@ -179,6 +185,160 @@ static void render_deployments(struct gw_buf *o)
     gw_runtime_config_release(ref);
 }
 
+/* ---- routing: provider keys, affinity, retries (keypool.h, affinity.h,
+ * retry.h) ---------------------------------------------------------------- */
+
+enum key_series { KEY_REQUESTS, KEY_COOLDOWNS, KEY_COOLING, KEY_IN_FLIGHT };
+
+struct key_render {
+    struct gw_buf *o;
+    const char *name;
+    enum key_series what;
+    long long now_us;
+};
+
+static void key_sample(const struct gw_provider_cfg *p, const struct gw_api_key_cfg *kc,
+                       struct gw_pool_key *k, void *arg)
+{
+    struct key_render *kr = arg;
+    long long v = 0;
+    if (k) {
+        switch (kr->what) {
+        case KEY_REQUESTS:
+            v = atomic_load(&k->requests);
+            break;
+        case KEY_COOLDOWNS:
+            v = atomic_load(&k->cooldowns);
+            break;
+        case KEY_COOLING:
+            v = gw_pool_key_resting(k, kr->now_us);
+            break;
+        case KEY_IN_FLIGHT:
+            v = atomic_load(&k->in_flight);
+            break;
+        }
+    }
+    gw_buf_printf(kr->o, "%s{provider=\"", kr->name);
+    label_value(kr->o, p->name);
+    gw_buf_puts(kr->o, "\",key=\"");
+    label_value(kr->o, kc->label);
+    gw_buf_printf(kr->o, "\"} %lld\n", v);
+}
+
+static void render_routing(struct gw_buf *o)
+{
+    static const struct {
+        const char *name, *type, *help;
+        enum key_series what;
+    } families[] = {
+        {"gw_provider_key_requests_total", "counter", "Upstream calls made with a provider key.",
+         KEY_REQUESTS},
+        {"gw_provider_key_cooldowns_total", "counter",
+         "Times a provider key of a pool was put to rest by a 429.", KEY_COOLDOWNS},
+        {"gw_provider_key_cooling", "gauge", "1 while a provider key rests after a 429.",
+         KEY_COOLING},
+        {"gw_provider_key_in_flight", "gauge", "Upstream calls under way with a provider key.",
+         KEY_IN_FLIGHT},
+    };
+    struct gw_cfg_ref *ref = gw_runtime_config_acquire();
+    for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
+        help(o, families[f].name, families[f].type, families[f].help);
+        struct key_render kr = {o, families[f].name, families[f].what, gw_now_us()};
+        gw_keypool_each(ref->cfg, key_sample, &kr);
+    }
+    gw_runtime_config_release(ref);
+    long long lookups, hits;
+    gw_affinity_totals(&lookups, &hits);
+    help(o, "gw_affinity_lookups_total", "counter",
+         "Requests whose prompt prefix was looked up for prefix-cache affinity.");
+    gw_buf_printf(o, "gw_affinity_lookups_total %lld\n", lookups);
+    help(o, "gw_affinity_hits_total", "counter",
+         "Lookups that sent the request where its prefix was warm.");
+    gw_buf_printf(o, "gw_affinity_hits_total %lld\n", hits);
+    long capacity = 0, entries = gw_affinity_current_entries(gw_now_us(), &capacity);
+    help(o, "gw_affinity_entries", "gauge", "Warm prompt prefixes remembered.");
+    gw_buf_printf(o, "gw_affinity_entries %ld\n", entries);
+    help(o, "gw_retries_total", "counter",
+         "Upstream calls tried again after a failure, by the failure.");
+    for (int w = 0; w < GW_RETRY_REASONS; w++)
+        gw_buf_printf(o, "gw_retries_total{reason=\"%s\"} %lld\n",
+                      gw_retry_reason_name((enum gw_retry_reason)w),
+                      gw_retry_total((enum gw_retry_reason)w));
+    help(o, "gw_fallbacks_total", "counter",
+         "Retries that went to a fallback model (fallbacks or context_window_fallbacks).");
+    gw_buf_printf(o, "gw_fallbacks_total %lld\n", gw_retry_fallbacks());
+}
+
+/* ---- PII scrubbing and the output guard (stages/pii.c, stages/outguard.c)
+ * ------------------------------------------------------------------------- */
+
+static atomic_llong pii_replaced[GW_PII_N_TYPES], output_blocks;
+
+void gw_metrics_pii_replaced(int type, long long n)
+{
+    if (type >= 0 && type < GW_PII_N_TYPES && n > 0)
+        atomic_fetch_add_explicit(&pii_replaced[type], n, memory_order_relaxed);
+}
+
+void gw_metrics_output_blocked(void)
+{
+    atomic_fetch_add_explicit(&output_blocks, 1, memory_order_relaxed);
+}
+
+static void render_safety(struct gw_buf *o)
+{
+    help(o, "gw_pii_replacements_total", "counter",
+         "Values replaced by a placeholder before the upstream call, by entity.");
+    for (int t = 0; t < GW_PII_N_TYPES; t++)
+        gw_buf_printf(o, "gw_pii_replacements_total{entity=\"%s\"} %lld\n",
+                      gw_pii_type_name((enum gw_pii_type)t), atomic_load(&pii_replaced[t]));
+    help(o, "gw_output_guard_blocks_total", "counter",
+         "Answers the output guard stopped (a blocked pattern in the text).");
+    gw_buf_printf(o, "gw_output_guard_blocks_total %lld\n", atomic_load(&output_blocks));
+}
+
+/* The response cache (cache.h): lookups by result, what it holds per tier,
+ * stores, evictions, SQLite reads, what it saved. */
+static void render_cache(struct gw_buf *o)
+{
+    struct gw_cache_stats cs;
+    gw_cache_stats(&cs);
+    help(o, "gw_cache_lookups_total", "counter",
+         "Cache lookups by result (waited: joined an identical request in flight).");
+    gw_buf_printf(o, "gw_cache_lookups_total{result=\"hit-exact\"} %lld\n", cs.hits_exact);
+    gw_buf_printf(o, "gw_cache_lookups_total{result=\"hit-semantic\"} %lld\n", cs.hits_semantic);
+    gw_buf_printf(o, "gw_cache_lookups_total{result=\"miss\"} %lld\n", cs.misses);
+    gw_buf_printf(o, "gw_cache_lookups_total{result=\"waited\"} %lld\n", cs.waits);
+    help(o, "gw_cache_semantic_rejected_total", "counter",
+         "Semantic matches above the threshold that failed the verification step.");
+    gw_buf_printf(o, "gw_cache_semantic_rejected_total %lld\n", cs.semantic_rejected);
+    help(o, "gw_cache_semantic_vectors", "gauge", "Question vectors in the semantic index.");
+    gw_buf_printf(o, "gw_cache_semantic_vectors %lld\n", cs.semantic_entries);
+    help(o, "gw_cache_entries", "gauge", "Answers held by the cache, per tier.");
+    gw_buf_printf(o, "gw_cache_entries{tier=\"hot\"} %lld\n", cs.hot_entries);
+    gw_buf_printf(o, "gw_cache_entries{tier=\"db\"} %lld\n", cs.db_entries);
+    help(o, "gw_cache_bytes", "gauge", "Bytes the cache holds, per tier.");
+    gw_buf_printf(o, "gw_cache_bytes{tier=\"hot\"} %lld\n", cs.hot_bytes);
+    gw_buf_printf(o, "gw_cache_bytes{tier=\"db\"} %lld\n", cs.db_bytes);
+    help(o, "gw_cache_evictions_total", "counter",
+         "Entries evicted to stay within the tier's bounds (expired ones not included).");
+    gw_buf_printf(o, "gw_cache_evictions_total{tier=\"hot\"} %lld\n", cs.evictions_hot);
+    gw_buf_printf(o, "gw_cache_evictions_total{tier=\"db\"} %lld\n", cs.evictions_db);
+    help(o, "gw_cache_expired_total", "counter", "Entries dropped at their expiry, per tier.");
+    gw_buf_printf(o, "gw_cache_expired_total{tier=\"hot\"} %lld\n", cs.expired_hot);
+    gw_buf_printf(o, "gw_cache_expired_total{tier=\"db\"} %lld\n", cs.expired_db);
+    help(o, "gw_cache_stores_total", "counter", "Answers stored in the cache.");
+    gw_buf_printf(o, "gw_cache_stores_total %lld\n", cs.stores);
+    help(o, "gw_cache_db_reads_total", "counter", "Lookups that read SQLite (hot-tier misses).");
+    gw_buf_printf(o, "gw_cache_db_reads_total %lld\n", cs.db_reads);
+    help(o, "gw_cache_saved_tokens_total", "counter",
+         "Tokens the answers served from the cache cost when they were made.");
+    gw_buf_printf(o, "gw_cache_saved_tokens_total %lld\n", cs.tokens_saved);
+    help(o, "gw_cache_saved_usd_total", "counter",
+         "What the answers served from the cache cost when they were made.");
+    gw_buf_printf(o, "gw_cache_saved_usd_total %.9f\n", cs.saved_usd);
+}
+
 void gw_metrics_render(struct gw_buf *o)
 {
     help(o, "gw_requests_total", "counter",
@@ -225,6 +385,7 @@ void gw_metrics_render(struct gw_buf *o)
                       atomic_load(&M.budget_exceeded[w]));
     help(o, "gw_budget_soft_alerts_total", "counter", "Budgets that crossed the soft threshold.");
     gw_buf_printf(o, "gw_budget_soft_alerts_total %ld\n", gw_budget_soft_alerts());
+    render_cache(o);
     struct gw_writer_stats ws;
     gw_writer_stats(&ws);
     help(o, "gw_in_flight", "gauge", "Requests being served.");
@@ -240,4 +401,7 @@ void gw_metrics_render(struct gw_buf *o)
     help(o, "gw_usage_write_errors_total", "counter", "Failed usage writes (logged).");
     gw_buf_printf(o, "gw_usage_write_errors_total %lld\n", ws.errors);
     render_deployments(o);
+    render_routing(o);
+    render_safety(o);
+    gw_firewall_render_metrics(o); /* stages/firewall.c */
 }

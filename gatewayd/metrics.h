@@ -16,6 +16,10 @@ void gw_metrics_request_done(const struct gw_request *r, double cost_usd);
  * "rpm", "tpm", "tpd" or "concurrent". */
 void gw_metrics_rate_limited(const char *what, const char *limit);
 void gw_metrics_budget_exceeded(const char *what);
+/* PII scrubbing: n values of entity type (common/pii.h) replaced. */
+void gw_metrics_pii_replaced(int type, long long n);
+/* The output guard stopped an answer. */
+void gw_metrics_output_blocked(void);
 /* Appends the exposition text. */
 void gw_metrics_render(struct gw_buf *out);
 

@@ -7,8 +7,10 @@
  * that make sense for it (each stage's .apis says which): parse_embeddings
  * checks its body, and tokens.c counts its input, so policy, rate limits,
  * route, budget and dispatch treat it like a prompt with no answer.
- * Stages still to come (PII, cache, firewall, ...) slot in here, each from
- * its own file. */
+ * One departure from DESIGN's order: the prompt template is rendered right
+ * after parsing, so the content policy, the token count, the limits and
+ * PII scrubbing all see the prompt that will really be sent (template and
+ * inputs included). */
 #include "pipeline.h"
 
 #include <stdio.h>
@@ -22,11 +24,19 @@ static const struct gw_stage *const stages[] = {
     &gw_stage_auth,             /* who is calling: virtual key -> r->who */
     &gw_stage_models,           /* GET /v1/models answers here */
     &gw_stage_requests,         /* GET /v1/gw/requests[/{id}] answers here */
+    &gw_stage_query_cache,      /* the query API's /api/v1/cache endpoints answer here */
     &gw_stage_parse,            /* body -> validated JSON */
     &gw_stage_parse_messages,   /* /v1/messages body -> validated, translated to chat form */
     &gw_stage_parse_embeddings, /* /v1/embeddings body -> validated JSON */
+    &gw_stage_parse_query,      /* /api/v1/query body -> a chat request (r->api: chat from here) */
+    &gw_stage_prompt,           /* x-gw-prompt: template rendered in (before every check) */
     &gw_stage_policy,           /* blocked patterns, max_input_tokens */
     &gw_stage_ratelimit,        /* key and team limits; settled at the end */
+    &gw_stage_pii,              /* personal data -> placeholders (restored in the answer) */
+    &gw_stage_outguard,         /* arms the output guard on the answer's text */
+    &gw_stage_rag,              /* a collection's chunks into the system message */
+    &gw_stage_cache,            /* exact answers from the cache; single flight */
+    &gw_stage_firewall,         /* user text vs. threat patterns: block, warn, log */
     &gw_stage_route,            /* model name -> deployment and provider */
     &gw_stage_count_tokens,     /* /v1/messages/count_tokens answers here */
     &gw_stage_budget,           /* key and team budgets, at the model's prices */

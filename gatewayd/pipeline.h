@@ -54,5 +54,13 @@ const char *gw_request_query(struct gw_request *r, const char *name);
 extern const struct gw_stage gw_stage_auth, gw_stage_models, gw_stage_parse, gw_stage_policy,
     gw_stage_ratelimit, gw_stage_route, gw_stage_budget, gw_stage_dispatch, gw_stage_parse_messages,
     gw_stage_count_tokens, gw_stage_parse_embeddings, gw_stage_requests;
+extern const struct gw_stage gw_stage_cache;                             /* stages/cache.c */
+extern const struct gw_stage gw_stage_prompt;                            /* stages/prompt.c */
+extern const struct gw_stage gw_stage_pii;                               /* stages/pii.c */
+extern const struct gw_stage gw_stage_outguard;                          /* stages/outguard.c */
+extern const struct gw_stage gw_stage_rag;                               /* stages/rag.c */
+extern const struct gw_stage gw_stage_firewall;                          /* stages/firewall.c */
+extern const struct gw_stage gw_stage_parse_query, gw_stage_query_cache; /* stages/parse_query.c,
+                                                                            stages/query_cache.c */
 
 #endif

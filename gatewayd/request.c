@@ -8,9 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cache.h"
 #include "crypto.h"
 #include "pipeline.h"
 #include "runtime.h"
+#include "subrequest.h"
 #include "usage.h"
 
 static atomic_long in_flight;
@@ -38,6 +40,7 @@ struct gw_request *gw_request_new(void)
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
     r->fd = -1;
+    r->cache_threshold = -1; /* not set by the request */
     r->cfgref = gw_runtime_config_acquire();
     r->cfg = r->cfgref->cfg;
     atomic_fetch_add(&in_flight, 1);
@@ -55,6 +58,8 @@ void gw_request_release(struct gw_request *r)
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
     gw_pipeline_done(r);
+    gw_cache_request_end(r); /* before usage: it reads the kept answer, which usage frees */
+    gw_subrequest_end(r);    /* a sub-request's result to its parent (subrequest.h) */
     if (r->record_usage)
         gw_usage_record(r);
     if (r->json)

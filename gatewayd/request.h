@@ -19,11 +19,18 @@
 #include "buf.h"
 #include "config.h"
 #include "durable.h"
+#include "key_settings.h"
 #include "ratelimit.h"
 
 struct MHD_Connection;
 struct gw_transfer;
 struct gw_cfg_ref;
+struct gw_cache_req;
+struct gw_pii_map;
+struct gw_outguard;
+struct gw_pool_key;
+struct gw_req_embed;
+struct gw_subrequest;
 
 enum gw_api {
     GW_API_NONE = 0,
@@ -33,16 +40,24 @@ enum gw_api {
     GW_API_COUNT_TOKENS = 8, /* POST /v1/messages/count_tokens, answered locally */
     GW_API_EMBEDDINGS = 16,  /* POST /v1/embeddings (OpenAI wire format) */
     GW_API_REQUESTS = 32,    /* GET /v1/gw/requests[/{id}]: stored answers (durable.h) */
+    GW_API_QUERY = 64,       /* POST /api/v1/query: the RAG-cache query API (query.h) */
+    /* GET /api/v1/cache/stats, GET /api/v1/cache/entry, DELETE /api/v1/cache (query.h) */
+    GW_API_QUERY_CACHE = 128,
 };
 
 /* The caller's identity, copied out of the key snapshot by the auth stage. */
 struct gw_principal {
     const char *key_id, *key_name, *team_id, *team_name;
-    const char **models; /* allowed models, NULL-terminated; NULL = all */
+    const char **models;      /* allowed models, NULL-terminated; NULL = all */
+    const char **team_models; /* the team's allowed models, the same way (both must allow) */
     int is_admin;
     struct gw_rl_state *key_rl, *team_rl;        /* rate-limit counters */
     struct gw_rl_limits key_limits, team_limits; /* -1: not set */
     struct gw_budget_limit key_budget, team_budget;
+    /* the key's own switches for the PII, output guard, firewall and cache
+     * stages (key_settings.h: -1 / 0 / < 0 per field = follow the config;
+     * precedence: request header > key > model > config) */
+    struct gw_key_settings settings;
 };
 
 struct gw_header {
@@ -84,6 +99,10 @@ struct gw_request {
      * template, RAG context): the caller's bytes no longer say what is to be
      * sent, so no adapter relays them; the body is built from r->json. */
     int json_rewritten;
+    /* the prompt template the request used (stages/prompt.c, prompts.h):
+     * name in the arena and version; NULL / 0: none */
+    const char *prompt_name;
+    int prompt_version;
     struct gw_principal who;
     int authed;
     long long input_tokens; /* see tokens.h; valid if input_tokens_known */
@@ -97,6 +116,10 @@ struct gw_request {
     long long budget_reserved; /* nano-USD reserved against each of them */
     int n_budget;
     int settled; /* the stages' done hooks have run (pipeline.c) */
+    /* came through POST /api/v1/query (query.h): parse_query turned the body
+     * into a chat request (r->api is GW_API_CHAT from there on); errors and
+     * the answer take the query API's shape */
+    int query_api;
 
     /* route */
     const struct gw_model_cfg *model;
@@ -109,9 +132,49 @@ struct gw_request {
     const char *const *fallbacks; /* the fallback list being walked, or NULL */
     int next_fallback;            /* its next position */
     int retry_pending;            /* a retry's target is chosen, its call not made yet */
+    /* provider key pools and prefix-cache affinity (route.c, keypool.h,
+     * affinity.h): the key this attempt sends, chosen by route for every
+     * attempt (adapters send api_key, NULL: none) */
+    const char *api_key;
+    struct gw_pool_key *pool_key;   /* its live state, NULL when it has none */
+    long long pool_key_tokens;      /* tokens charged to it when the call started */
+    long long pool_key_start_us;    /* when they were charged (the window slot to correct) */
+    int key_rested;                 /* the last attempt's 429 put its pooled key to rest */
+    unsigned long long affinity_fp; /* the prefix's fingerprint; 0: no affinity lookup */
     /* caller headers an adapter reads, captured by dispatch on the MHD
      * thread (a retry runs the adapter again on the upstream thread) */
     const char *anthropic_version, *anthropic_beta;
+
+    /* cache (stages/cache.c, cache.h) */
+    struct gw_cache_req *cache; /* the stage's state for this request (arena); NULL: not run */
+    size_t cache_keep;   /* keep a streamed answer's copy up to this many bytes (durable.h) */
+    int resume_pipeline; /* mu: run the stages after the one that waited (http.c) */
+    const char
+        *cache_hit; /* "exact" / "semantic": answered from the cache (usage row); NULL: not */
+    long long saved_tokens;  /* a hit: the tokens its answer cost when it was made */
+    double saved_cost_usd;   /* a hit: what the answer cost when it was made */
+    double cache_threshold;  /* semantic tier's threshold; <0: not set by the request */
+    double cache_similarity; /* a semantic hit: the cosine similarity of the entry; 0: none */
+
+    /* PII scrubbing and the output guard (stages/pii.c, stages/outguard.c,
+     * textfilter.h), set on the MHD thread before dispatch: the answer's
+     * text goes through filters on its way to the client */
+    int text_filtered;          /* a filter is armed: answers are decoded, never relayed */
+    struct gw_pii_map *pii_map; /* placeholders to restore (freed with the arena); or NULL */
+    const struct gw_outguard *output_guard; /* the config's blocked output phrases; NULL: off */
+    /* the guard ended the answer (pattern: which one); written by whoever
+     * feeds the answer, read once the answer is over */
+    int output_blocked, output_blocked_pattern;
+
+    /* the request's local embeddings (req_embed.h: the user text and the
+     * question, each computed at most once, on the pipeline's thread, for
+     * the firewall, RAG and the semantic cache); NULL: none asked yet */
+    struct gw_req_embed *embed;
+
+    /* sub-requests (subrequest.h): as a parent, the one this request
+     * started (its arena; the result is read after the wake); as a child,
+     * its own record (NULL: a client's request) */
+    struct gw_subrequest *sub, *sub_of;
 
     /* response */
     int status;

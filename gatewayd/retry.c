@@ -1,9 +1,38 @@
-/* Retry waits: full-jitter exponential backoff and Retry-After parsing
- * (retry.h). */
+/* Retry waits: full-jitter exponential backoff and Retry-After parsing;
+ * the retry and fallback counters (retry.h). */
 #include "retry.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+static atomic_llong retries[GW_RETRY_REASONS], fallbacks;
+
+static const char *const reason_names[GW_RETRY_REASONS] = {
+    "unreachable", "timeout", "broken", "rate_limited", "server_error", "context_window"};
+
+const char *gw_retry_reason_name(enum gw_retry_reason why)
+{
+    return (unsigned)why < GW_RETRY_REASONS ? reason_names[why] : "?";
+}
+
+void gw_retry_count(enum gw_retry_reason why, int fallback)
+{
+    if ((unsigned)why < GW_RETRY_REASONS)
+        atomic_fetch_add_explicit(&retries[why], 1, memory_order_relaxed);
+    if (fallback)
+        atomic_fetch_add_explicit(&fallbacks, 1, memory_order_relaxed);
+}
+
+long long gw_retry_total(enum gw_retry_reason why)
+{
+    return (unsigned)why < GW_RETRY_REASONS ? atomic_load(&retries[why]) : 0;
+}
+
+long long gw_retry_fallbacks(void)
+{
+    return atomic_load(&fallbacks);
+}
 
 long long gw_retry_backoff_ms(const struct gw_retries *c, int n, double u)
 {

@@ -65,6 +65,11 @@ void gw_usage_record(struct gw_request *r)
     u->latency_ms = (double)(end - r->t_start_us) / 1000.0;
     u->ttfb_ms = r->t_up_first_us ? (double)(r->t_up_first_us - r->t_start_us) / 1000.0 : -1;
     u->overhead_us = r->overhead_us;
+    u->cache_hit = dup_or_null(r->cache_hit);
+    u->saved_tokens = r->saved_tokens;
+    u->saved_cost_usd = r->saved_cost_usd;
+    u->prompt_name = dup_or_null(r->prompt_name);
+    u->prompt_version = r->prompt_version;
     u->answer = gw_durable_capture(r); /* kept with the row, if it is to be (durable.h) */
     gw_writer_push_usage(u);
 }

@@ -10,7 +10,8 @@
  * only if it is actually asleep, so a busy gateway pays no syscall per record. A full ring makes
  * the producer sleep-and-retry (counted as a stall): billing data is delayed, never dropped. Admin
  * changes run in transactions of their own, between runs of usage rows, so a failing change cannot
- * undo usage. */
+ * undo usage. Async changes (the response cache's stores and hit counts, writer.h) ride in the
+ * usage rows' transactions, each in a savepoint, so a failing one is undone alone. */
 #include "writer.h"
 
 #include <errno.h>
@@ -31,7 +32,7 @@
 #define RING_MASK      (GW_WRITER_RING_SLOTS - 1)
 #define PRUNE_EVERY_MS 60000 /* expired kept answers are deleted at most this often */
 
-enum item_kind { ITEM_USAGE, ITEM_JOB, ITEM_STOP };
+enum item_kind { ITEM_USAGE, ITEM_JOB, ITEM_STOP, ITEM_ASYNC };
 
 struct job {
     gw_write_fn fn;
@@ -46,6 +47,7 @@ struct item {
     union {
         struct gw_usage_rec *usage;
         struct job *job;
+        struct gw_write_async *async; /* committed with the usage rows */
     } u;
 };
 
@@ -131,6 +133,8 @@ void gw_usage_rec_free(struct gw_usage_rec *rec)
     free(rec->provider);
     free(rec->upstream_model);
     free(rec->error);
+    free(rec->cache_hit);
+    free(rec->prompt_name);
     if (rec->answer) {
         free(rec->answer->content_type);
         free(rec->answer->body);
@@ -196,10 +200,39 @@ static int insert_usage(const struct gw_usage_rec *u)
     sqlite3_bind_int(st, 18, u->client_gone);
     bind_text(st, 19, u->error);
     sqlite3_bind_int64(st, 20, u->cache_write_tokens);
+    bind_text(st, 21, u->cache_hit);
+    sqlite3_bind_int64(st, 22, u->saved_tokens);
+    sqlite3_bind_double(st, 23, u->saved_cost_usd);
+    bind_text(st, 24, u->prompt_name);
+    if (u->prompt_name)
+        sqlite3_bind_int(st, 25, u->prompt_version);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
         return rc;
     return u->answer ? insert_answer(u) : SQLITE_OK;
+}
+
+/* An async change in a savepoint of its own: its failure is logged and
+ * undone alone, never the batch's usage rows. */
+static void run_async(struct gw_write_async *a)
+{
+    if (sqlite3_exec(W.db, "SAVEPOINT gw_async", NULL, NULL, NULL) != SQLITE_OK)
+        return;
+    int rc = a->fn(W.db, a);
+    if (rc != SQLITE_OK) {
+        gw_error("writer: an async change failed: %s", sqlite3_errstr(rc));
+        sqlite3_exec(W.db, "ROLLBACK TO gw_async", NULL, NULL, NULL);
+    }
+    sqlite3_exec(W.db, "RELEASE gw_async", NULL, NULL, NULL);
+}
+
+static int insert_item(const struct item *it)
+{
+    if (it->kind == ITEM_ASYNC) {
+        run_async(it->u.async);
+        return SQLITE_OK;
+    }
+    return insert_usage(it->u.usage);
 }
 
 /* Deletes the kept answers past their expiry, at most once a minute, inside
@@ -242,7 +275,7 @@ static void commit_usage(struct item *items, int n)
     for (int attempt = 0; attempt < 100; attempt++) {
         rc = sqlite3_exec(W.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         for (int i = 0; i < n && rc == SQLITE_OK; i++)
-            rc = insert_usage(items[i].u.usage);
+            rc = insert_item(&items[i]);
         if (rc == SQLITE_OK)
             prune_answers();
         if (rc == SQLITE_OK)
@@ -256,6 +289,10 @@ static void commit_usage(struct item *items, int n)
         nanosleep(&pause, NULL);
     }
     for (int i = 0; i < n; i++) {
+        if (items[i].kind == ITEM_ASYNC) {
+            items[i].u.async->release(items[i].u.async);
+            continue;
+        }
         if (rc == SQLITE_OK) {
             atomic_fetch_add(&W.written, 1);
         } else {
@@ -291,7 +328,7 @@ static int run_batch(struct item *items, int n)
 {
     int stop = 0, run = 0;
     for (int i = 0; i < n; i++) {
-        if (items[i].kind == ITEM_USAGE)
+        if (items[i].kind == ITEM_USAGE || items[i].kind == ITEM_ASYNC)
             continue;
         commit_usage(items + run, i - run);
         if (items[i].kind == ITEM_JOB)
@@ -340,7 +377,7 @@ static void *writer_main(void *arg)
             if (ring_pop(&items[n]) == 0) {
                 if (n == 0)
                     first = gw_now_us();
-                urgent = items[n].kind != ITEM_USAGE;
+                urgent = items[n].kind == ITEM_JOB || items[n].kind == ITEM_STOP;
                 n++;
                 continue;
             }
@@ -384,8 +421,9 @@ int gw_writer_start(const char *db_path, char *err, size_t errlen)
             "model, "
             "provider, upstream_model, status, stream, prompt_tokens, completion_tokens, "
             "cached_tokens, cost_usd, latency_ms, ttfb_ms, overhead_us, client_gone, error, "
-            "cache_write_tokens) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "cache_write_tokens, cache_hit, saved_tokens, saved_cost_usd, prompt_name, "
+            "prompt_version) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, SQLITE_PREPARE_PERSISTENT, &W.ins_usage, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(W.db,
                            "INSERT OR REPLACE INTO answers (request_id, created_at, expires_at, "
@@ -438,6 +476,12 @@ int gw_writer_run(gw_write_fn fn, void *arg)
     return j.rc;
 }
 
+void gw_writer_post(struct gw_write_async *a)
+{
+    struct item it = {.kind = ITEM_ASYNC, .u.async = a};
+    push(&it);
+}
+
 void gw_writer_flush(void)
 {
     gw_writer_run(NULL, NULL);
@@ -465,6 +509,9 @@ void gw_writer_stop(void)
         if (rest.kind == ITEM_USAGE) {
             insert_usage(rest.u.usage);
             gw_usage_rec_free(rest.u.usage);
+        } else if (rest.kind == ITEM_ASYNC) {
+            run_async(rest.u.async);
+            rest.u.async->release(rest.u.async);
         }
     sqlite3_finalize(W.ins_usage);
     sqlite3_finalize(W.ins_answer);

@@ -12,9 +12,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -60,6 +62,35 @@ static const char *const budget_period_choices[] = {"daily", "weekly", "monthly"
      .choices = budget_period_choices, .complete = GWCTL_COMPLETE_CHOICES}
 /* clang-format on */
 
+static const char *const switch_choices[] = {"on", "off", "default", NULL};
+
+/* A key's own switches for the PII, output guard, firewall and cache stages
+ * (docs/gwctl.md); "default" follows the config again. The daemon checks the
+ * entity names and the numbers. */
+/* clang-format off */
+#define KEY_SETTING_PARAMS                                                                         \
+    {.option = "pii", .metavar = "on|off|default", .arg = "pii", .type = GWCTL_T_CHOICE,           \
+     .help = "scrub personal data from this key's requests (default: as the config)",             \
+     .choices = switch_choices, .complete = GWCTL_COMPLETE_CHOICES},                               \
+    {.option = "pii-entities", .metavar = "email,phone,...|default", .arg = "pii_entities",        \
+     .type = GWCTL_T_STRING,                                                                       \
+     .help = "entities scrubbed for this key: email, phone, credit_card, ssn, iban, ip, secret, "  \
+             "all"},                                                                               \
+    {.option = "output-guard", .metavar = "on|off|default", .arg = "output_guard",                 \
+     .type = GWCTL_T_CHOICE, .help = "check this key's answers against blocked phrases",          \
+     .choices = switch_choices, .complete = GWCTL_COMPLETE_CHOICES},                               \
+    {.option = "firewall", .metavar = "on|off|default", .arg = "firewall",                         \
+     .type = GWCTL_T_CHOICE, .help = "run the semantic firewall on this key's prompts",           \
+     .choices = switch_choices, .complete = GWCTL_COMPLETE_CHOICES},                               \
+    {.option = "cache", .metavar = "on|off|default", .arg = "cache", .type = GWCTL_T_CHOICE,       \
+     .help = "answer this key from the response cache",                                            \
+     .choices = switch_choices, .complete = GWCTL_COMPLETE_CHOICES},                               \
+    {.option = "cache-ttl", .metavar = "SECONDS|default", .arg = "cache_ttl",                      \
+     .type = GWCTL_T_STRING, .help = "how long this key's cached answers stay valid"},             \
+    {.option = "cache-threshold", .metavar = "0..1|default", .arg = "cache_threshold",             \
+     .type = GWCTL_T_STRING, .help = "similarity a semantic cache hit needs for this key"}
+/* clang-format on */
+
 static const struct gwctl_param key_create_params[] = {
     {.option = "name",
      .metavar = "N",
@@ -88,6 +119,7 @@ static const struct gwctl_param key_create_params[] = {
      .arg = "expires_at",
      .type = GWCTL_T_UNTIL,
      .help = "the key stops working after 30d, 12h... from now, or a UTC date 2027-01-31"},
+    KEY_SETTING_PARAMS,
 };
 
 static const struct gwctl_param key_rotate_params[] = {
@@ -110,30 +142,41 @@ static const struct gwctl_param team_create_params[] = {
      .required = true,
      .help = "name of the team (unique)"},
     LIMIT_PARAMS(", for the whole team"),
+    {.option = "models",
+     .metavar = "a,b,c",
+     .arg = "models",
+     .type = GWCTL_T_LIST,
+     .help = "comma-separated models the team's keys may use (default: all)"},
 };
 
 static const struct gwctl_param key_update_params[] = {
     KEY_OPERAND,
     LIMIT_PARAMS(""),
+    KEY_SETTING_PARAMS,
 };
 
 static const struct gwctl_param team_update_params[] = {
     TEAM_OPERAND,
     LIMIT_PARAMS(", for the whole team"),
+    {.option = "models",
+     .metavar = "a,b,c|*",
+     .arg = "models",
+     .type = GWCTL_T_LIST,
+     .help = "comma-separated models the team's keys may use; * for all"},
 };
 
 static const struct gwctl_param team_name_params[] = {
     TEAM_OPERAND,
 };
 
-static const char *const usage_by_choices[] = {"key", "team", "model", "day", NULL};
+static const char *const usage_by_choices[] = {"key", "team", "model", "day", "prompt", NULL};
 
 static const struct gwctl_param usage_report_params[] = {
     {.option = "by",
-     .metavar = "key|team|model|day",
+     .metavar = "key|team|model|day|prompt",
      .arg = "by",
      .type = GWCTL_T_CHOICE,
-     .help = "group rows by key (default), team, model or UTC day",
+     .help = "group rows by key (default), team, model, UTC day or prompt template version",
      .choices = usage_by_choices,
      .complete = GWCTL_COMPLETE_CHOICES},
     {.option = "since",
@@ -150,6 +193,184 @@ static const struct gwctl_param request_id_params[] = {
      .type = GWCTL_T_STRING,
      .required = true,
      .help = "request id (req_..., the x-request-id of the response)"},
+};
+
+/* The prompt library (docs/prompts.md). */
+static const char *const prompt_format_choices[] = {"text", "json", "yaml", NULL};
+
+#define PROMPT_OPERAND(meta, what)                                                                 \
+    {                                                                                              \
+        .metavar = meta, .arg = "name", .type = GWCTL_T_STRING, .required = true, .help = what     \
+    }
+
+static const struct gwctl_param prompt_create_params[] = {
+    PROMPT_OPERAND("NAME", "prompt name: letters, digits, _ - . (at most 64)"),
+    {.option = "file",
+     .metavar = "F",
+     .arg = "source",
+     .type = GWCTL_T_FILE,
+     .required = true,
+     .help = "the template: plain text (the system prompt), or .json / .yaml / .yml with "
+             "system, messages, model, params, variables"},
+    {.option = "format",
+     .metavar = "text|json|yaml",
+     .arg = "format",
+     .type = GWCTL_T_CHOICE,
+     .help = "how to read the file (default: by its extension; text otherwise)",
+     .choices = prompt_format_choices,
+     .complete = GWCTL_COMPLETE_CHOICES},
+};
+
+static const struct gwctl_param prompt_show_params[] = {
+    PROMPT_OPERAND("NAME[@VERSION]", "prompt name; @VERSION for another than the active one"),
+};
+
+static const struct gwctl_param prompt_diff_params[] = {
+    PROMPT_OPERAND("NAME", "prompt name"),
+    {.metavar = "V1",
+     .arg = "from",
+     .type = GWCTL_T_INT,
+     .required = true,
+     .help = "the older version"},
+    {.metavar = "V2",
+     .arg = "to",
+     .type = GWCTL_T_INT,
+     .help = "the newer version (default: the active one)"},
+};
+
+static const struct gwctl_param prompt_rollback_params[] = {
+    PROMPT_OPERAND("NAME", "prompt name"),
+    {.metavar = "VERSION",
+     .arg = "version",
+     .type = GWCTL_T_INT,
+     .required = true,
+     .help = "the version to make active"},
+};
+
+static const struct gwctl_param prompt_delete_params[] = {
+    PROMPT_OPERAND("NAME", "prompt name"),
+    {.option = "force",
+     .arg = "force",
+     .type = GWCTL_T_FLAG,
+     .help = "confirm: every version goes, and requests naming it get 404"},
+};
+
+/* RAG collections (docs/rag.md). */
+#define RAG_COLLECTION(req)                                                                        \
+    {                                                                                              \
+        .option = "collection", .metavar = "C", .arg = "collection", .type = GWCTL_T_STRING,       \
+        .required = req, .help = "collection name: letters, digits, _ - . (at most 64)"            \
+    }
+
+static const struct gwctl_param rag_add_params[] = {
+    RAG_COLLECTION(true),
+    {.metavar = "FILE",
+     .arg = "files",
+     .type = GWCTL_T_FILES,
+     .required = true,
+     .help = "text or markdown files (.md); a file added again replaces its chunks"},
+};
+
+static const struct gwctl_param rag_list_params[] = {
+    RAG_COLLECTION(false),
+};
+
+static const struct gwctl_param rag_remove_params[] = {
+    RAG_COLLECTION(true),
+    {.option = "file",
+     .metavar = "NAME",
+     .arg = "file",
+     .type = GWCTL_T_STRING,
+     .help = "remove this file's chunks only (its base name, as rag list shows it)"},
+};
+
+static const struct gwctl_param rag_search_params[] = {
+    RAG_COLLECTION(true),
+    {.metavar = "QUERY",
+     .arg = "query",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "the question, quoted"},
+    {.option = "top-k",
+     .metavar = "N",
+     .arg = "top_k",
+     .type = GWCTL_T_INT,
+     .help = "chunks to show (default: rag.top_k)"},
+};
+
+/* The response cache (docs/caching.md). */
+static const struct gwctl_param cache_list_params[] = {
+    {.option = "model",
+     .metavar = "M",
+     .arg = "model",
+     .type = GWCTL_T_STRING,
+     .help = "entries of this model name (as clients ask for it)"},
+    {.option = "key",
+     .metavar = "KEY",
+     .arg = "key",
+     .type = GWCTL_T_STRING,
+     .help = "entries made by this key (id or name)",
+     .complete = GWCTL_COMPLETE_KEY},
+    {.option = "limit",
+     .metavar = "N",
+     .arg = "limit",
+     .type = GWCTL_T_INT,
+     .help = "at most N entries, newest first (default 50)"},
+};
+
+static const struct gwctl_param cache_show_params[] = {
+    {.metavar = "ID",
+     .arg = "id",
+     .type = GWCTL_T_INT,
+     .required = true,
+     .help = "entry id, as cache list shows it"},
+};
+
+static const struct gwctl_param cache_purge_params[] = {
+    {.option = "model",
+     .metavar = "M",
+     .arg = "model",
+     .type = GWCTL_T_STRING,
+     .help = "entries of this model name"},
+    {.option = "key",
+     .metavar = "KEY",
+     .arg = "key",
+     .type = GWCTL_T_STRING,
+     .help = "entries made by this key (id or name)",
+     .complete = GWCTL_COMPLETE_KEY},
+    {.option = "older-than",
+     .metavar = "AGE",
+     .arg = "older_than",
+     .type = GWCTL_T_DURATION,
+     .help = "entries created longer ago than AGE (90s, 30m, 12h, 7d, 2w)"},
+    {.option = "all",
+     .arg = "all",
+     .type = GWCTL_T_FLAG,
+     .help = "every entry (instead of the filters)"},
+};
+
+static const struct gwctl_param cache_search_params[] = {
+    {.metavar = "TEXT",
+     .arg = "text",
+     .type = GWCTL_T_STRING,
+     .required = true,
+     .help = "a question, quoted"},
+    {.option = "model",
+     .metavar = "M",
+     .arg = "model",
+     .type = GWCTL_T_STRING,
+     .help = "entries of this model name"},
+    {.option = "key",
+     .metavar = "KEY",
+     .arg = "key",
+     .type = GWCTL_T_STRING,
+     .help = "entries made by this key (id or name)",
+     .complete = GWCTL_COMPLETE_KEY},
+    {.option = "limit",
+     .metavar = "N",
+     .arg = "limit",
+     .type = GWCTL_T_INT,
+     .help = "entries to show (default 10, at most 100)"},
 };
 
 static const struct gwctl_param help_params[] = {
@@ -189,17 +410,17 @@ const struct gwctl_cmd gwctl_commands[] = {
     {.words = {"key", "update"},
      .proto = "key.update",
      PARAMS(key_update_params),
-     .help = "change a key's limits or budget; the next request is admitted under them",
+     .help = "change a key's limits, budget or stage switches; the next request uses them",
      .view = gwctl_view_key_show},
     {.words = {"team", "create"},
      .proto = "team.create",
      PARAMS(team_create_params),
-     .help = "create a team, with optional team-wide limits",
+     .help = "create a team, with optional team-wide limits and models",
      .view = gwctl_view_team_created},
     {.words = {"team", "update"},
      .proto = "team.update",
      PARAMS(team_update_params),
-     .help = "change a team's limits or budget; the next request is admitted under them",
+     .help = "change a team's limits, budget or models; the next request is admitted under them",
      .view = gwctl_view_team_created},
     {.words = {"team", "list"},
      .proto = "team.list",
@@ -220,6 +441,82 @@ const struct gwctl_cmd gwctl_commands[] = {
      PARAMS(request_id_params),
      .help = "show a request's stored answer (kept when its client left before the end)",
      .view = gwctl_view_request_show},
+    {.words = {"prompt", "create"},
+     .proto = "prompt.create",
+     PARAMS(prompt_create_params),
+     .help = "add the next version of a prompt template from a file and make it active",
+     .view = gwctl_view_prompt_created,
+     .flags = GWCTL_CMD_AUTHOR},
+    {.words = {"prompt", "list"},
+     .proto = "prompt.list",
+     .help = "list prompt templates with their active version",
+     .view = gwctl_view_prompt_list},
+    {.words = {"prompt", "show"},
+     .proto = "prompt.show",
+     PARAMS(prompt_show_params),
+     .help = "show a template version as YAML, its versions and history",
+     .view = gwctl_view_prompt_show},
+    {.words = {"prompt", "diff"},
+     .proto = "prompt.diff",
+     PARAMS(prompt_diff_params),
+     .help = "unified diff of two versions of a template",
+     .view = gwctl_view_prompt_diff},
+    {.words = {"prompt", "rollback"},
+     .proto = "prompt.rollback",
+     PARAMS(prompt_rollback_params),
+     .help = "make an earlier (or any) version the active one",
+     .view = gwctl_view_prompt_rolled_back,
+     .flags = GWCTL_CMD_AUTHOR},
+    {.words = {"prompt", "delete"},
+     .proto = "prompt.delete",
+     PARAMS(prompt_delete_params),
+     .help = "delete a prompt and all its versions (needs --force)",
+     .view = gwctl_view_prompt_deleted,
+     .flags = GWCTL_CMD_AUTHOR},
+    {.words = {"rag", "add"},
+     .proto = "rag.add",
+     PARAMS(rag_add_params),
+     .help = "cut files into chunks, embed them and store them in a RAG collection",
+     .view = gwctl_view_rag_added},
+    {.words = {"rag", "list"},
+     .proto = "rag.list",
+     PARAMS(rag_list_params),
+     .help = "list RAG collections, or the files of one",
+     .view = gwctl_view_rag_list},
+    {.words = {"rag", "remove"},
+     .proto = "rag.remove",
+     PARAMS(rag_remove_params),
+     .help = "remove a RAG collection, or one file of it",
+     .view = gwctl_view_rag_removed},
+    {.words = {"rag", "search"},
+     .proto = "rag.search",
+     PARAMS(rag_search_params),
+     .help = "the chunks of a collection a question would get, with their scores",
+     .view = gwctl_view_rag_search},
+    {.words = {"cache", "stats"},
+     .proto = "cache.stats",
+     .help = "the response cache's counters: lookups, hits, stores, evictions, sizes",
+     .view = gwctl_view_cache_stats},
+    {.words = {"cache", "list"},
+     .proto = "cache.list",
+     PARAMS(cache_list_params),
+     .help = "list cached answers, newest first",
+     .view = gwctl_view_cache_list},
+    {.words = {"cache", "show"},
+     .proto = "cache.show",
+     PARAMS(cache_show_params),
+     .help = "show one cached answer: its request, response, hits, age and size",
+     .view = gwctl_view_cache_show},
+    {.words = {"cache", "purge"},
+     .proto = "cache.purge",
+     PARAMS(cache_purge_params),
+     .help = "delete cached answers by model, key or age, or --all",
+     .view = gwctl_view_cache_purged},
+    {.words = {"cache", "search"},
+     .proto = "cache.search",
+     PARAMS(cache_search_params),
+     .help = "the cached questions nearest a text: similarity and the verification's verdict",
+     .view = gwctl_view_cache_search},
     {.words = {"status"},
      .proto = "status",
      .help = "daemon version, uptime, counters",
@@ -337,7 +634,7 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 /* "--rpm N", "--admin", "ID", "COMMAND..." */
 static void param_synopsis(struct sbuf *b, const struct gwctl_param *p)
 {
-    const char *more = p->type == GWCTL_T_WORDS ? "..." : "";
+    const char *more = p->type == GWCTL_T_WORDS || p->type == GWCTL_T_FILES ? "..." : "";
     bool brackets = !p->required;
     if (brackets)
         sb_add(b, "[");
@@ -674,6 +971,68 @@ static void param_label(char *buf, size_t n, const struct gwctl_param *p)
         snprintf(buf, n, "%s", p->metavar);
 }
 
+/* GWCTL_T_FILE: the text of the file at path as a JSON string (its base
+ * name added to args as "file_name"); NULL with err set. */
+static cJSON *read_text_file(const char *label, const char *path, cJSON *args, char *err,
+                             size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s %s: %s", label, path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(GWCTL_MAX_FILE + 1);
+    size_t n = text ? fread(text, 1, GWCTL_MAX_FILE + 1, f) : 0;
+    int bad = !text || ferror(f);
+    fclose(f);
+    cJSON *item = NULL;
+    if (bad)
+        snprintf(err, errlen, "%s %s: cannot read it", label, path);
+    else if (n > GWCTL_MAX_FILE)
+        snprintf(err, errlen, "%s %s: larger than %d KiB", label, path, GWCTL_MAX_FILE / 1024);
+    else if (memchr(text, '\0', n))
+        snprintf(err, errlen, "%s %s: not a text file (it holds NUL bytes)", label, path);
+    else {
+        text[n] = '\0';
+        item = cJSON_CreateString(text);
+        const char *base = strrchr(path, '/');
+        cJSON_DeleteItemFromObjectCaseSensitive(args, "file_name");
+        cJSON_AddStringToObject(args, "file_name", base ? base + 1 : path);
+    }
+    free(text);
+    return item;
+}
+
+/* GWCTL_T_FILES: one more {"file_name", "text"} in the array args[p->arg]. */
+static int add_file_item(cJSON *args, const struct gwctl_param *p, const char *label,
+                         const char *path, char *err, size_t errlen)
+{
+    cJSON *tmp = cJSON_CreateObject();
+    cJSON *text = read_text_file(label, path, tmp, err, errlen);
+    if (!text) {
+        cJSON_Delete(tmp);
+        return -1;
+    }
+    cJSON_AddItemToObject(tmp, "text", text);
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(args, p->arg);
+    if (!arr)
+        arr = cJSON_AddArrayToObject(args, p->arg);
+    size_t total = strlen(text->valuestring);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        total += strlen(cJSON_GetObjectItemCaseSensitive(it, "text")->valuestring);
+    }
+    if (total > GWCTL_MAX_FILES_TOTAL) {
+        snprintf(err, errlen, "%s %s: the files pass %d KiB together; add them in several runs",
+                 label, path, GWCTL_MAX_FILES_TOTAL / 1024);
+        cJSON_Delete(tmp);
+        return -1;
+    }
+    cJSON_AddItemToArray(arr, tmp);
+    return 0;
+}
+
 /* Checks one value and adds it to args. Returns 0 or -1 with err set. */
 static int add_value(cJSON *args, const struct gwctl_param *p, const char *v, time_t now, char *err,
                      size_t errlen)
@@ -759,6 +1118,13 @@ static int add_value(cJSON *args, const struct gwctl_param *p, const char *v, ti
         break;
     case GWCTL_T_WORDS:
         return 0;
+    case GWCTL_T_FILE:
+        item = read_text_file(label, v, args, err, errlen);
+        if (!item)
+            return -1;
+        break;
+    case GWCTL_T_FILES:
+        return add_file_item(args, p, label, v, err, errlen);
     }
     if (!item)
         return -1;
@@ -862,7 +1228,7 @@ enum gwctl_exit gwctl_cmd_parse(const struct gwctl_cmd *cmd, int argc, char **ar
             snprintf(err, errlen, "unexpected argument '%s'", a);
             goto usage;
         }
-        if (p->type != GWCTL_T_WORDS)
+        if (p->type != GWCTL_T_WORDS && p->type != GWCTL_T_FILES)
             next_operand++;
         if (add_value(args, p, a, now, err, errlen) != 0)
             goto usage;
@@ -951,6 +1317,13 @@ enum gwctl_exit gwctl_cmd_run(const struct gwctl_ctx *ctx, int argc, char **argv
     if (help) {
         command_help(ctx->out, cmd, ctx->in_shell);
         goto out;
+    }
+
+    if (cmd->flags & GWCTL_CMD_AUTHOR) {
+        const struct passwd *pw = getpwuid(getuid());
+        const char *who = pw && pw->pw_name ? pw->pw_name : getenv("USER");
+        if (who && *who && strlen(who) <= 64)
+            cJSON_AddStringToObject(args, "author", who);
     }
 
     struct gwctl_client_err cerr;

@@ -29,6 +29,11 @@ enum gwctl_type {
     GWCTL_T_UNTIL,    /* "30d" from now or a UTC date, sent as unix seconds */
     GWCTL_T_DURATION, /* "90s", "30m", "24h", "7d", "2w" or plain seconds, sent as seconds */
     GWCTL_T_WORDS,    /* the rest of the line, not sent (local commands) */
+    GWCTL_T_FILE,     /* a path gwctl reads (text, at most GWCTL_MAX_FILE bytes): the
+                         text is sent under `arg`, the file's base name as "file_name" */
+    GWCTL_T_FILES,    /* an operand that may repeat: each path read as GWCTL_T_FILE and sent
+                         as {"file_name", "text"} in the array `arg` (at most
+                         GWCTL_MAX_FILES_TOTAL bytes of text in all) */
 };
 
 /* Where tab completion finds candidates for a parameter's value. */
@@ -59,6 +64,10 @@ typedef enum gwctl_exit gwctl_local_fn(const struct gwctl_ctx *ctx, int argc, ch
 #define GWCTL_CMD_SECRET     1u /* creates or carries a secret: kept out of history */
 #define GWCTL_CMD_SHELL_ONLY 2u /* meaningful only in the shell */
 #define GWCTL_CMD_QUIT       4u /* leaves the shell */
+#define GWCTL_CMD_AUTHOR     8u /* args get "author": the user running gwctl (for history) */
+
+#define GWCTL_MAX_FILE        (256 * 1024)
+#define GWCTL_MAX_FILES_TOTAL (640 * 1024) /* GWCTL_T_FILES: one request stays under 1 MiB */
 
 /* One command, described once. */
 struct gwctl_cmd {

@@ -337,6 +337,14 @@ static const struct gwctl_col key_fields[] = {
     {"budget_usd", "budget_usd", GWCTL_FMT_USD, NULL},
     {"budget_period", "budget_period", GWCTL_FMT_TEXT, NULL},
     {"models", "models", GWCTL_FMT_LIST, "(any)"},
+    /* the key's stage switches; "default": as the config says */
+    {"pii", "pii", GWCTL_FMT_BOOL, "default"},
+    {"pii_entities", "pii_entities", GWCTL_FMT_LIST, "default"},
+    {"output_guard", "output_guard", GWCTL_FMT_BOOL, "default"},
+    {"firewall", "firewall", GWCTL_FMT_BOOL, "default"},
+    {"cache", "cache", GWCTL_FMT_BOOL, "default"},
+    {"cache_ttl", "cache_ttl", GWCTL_FMT_INT, "default"},
+    {"cache_threshold", "cache_threshold", GWCTL_FMT_TEXT, "default"},
     {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
     {"expires_at", "expires_at", GWCTL_FMT_TIME, NULL},
     {"revoked_at", "revoked_at", GWCTL_FMT_TIME, NULL},
@@ -364,6 +372,7 @@ static const struct gwctl_col team_fields[] = {
     {"concurrent", "concurrent", GWCTL_FMT_INT, NULL},
     {"budget_usd", "budget_usd", GWCTL_FMT_USD, NULL},
     {"budget_period", "budget_period", GWCTL_FMT_TEXT, NULL},
+    {"models", "models", GWCTL_FMT_LIST, "(any)"},
     {"created_at", "created_at", GWCTL_FMT_TIME, NULL},
 };
 
@@ -374,6 +383,7 @@ static const struct gwctl_col team_columns[] = {
     {"RPM", "rpm", GWCTL_FMT_INT, NULL},
     {"TPM", "tpm", GWCTL_FMT_INT, NULL},
     {"BUDGET_USD", "budget_usd", GWCTL_FMT_USD, NULL},
+    {"MODELS", "models", GWCTL_FMT_LIST, "(any)"},
     {"CREATED", "created_at", GWCTL_FMT_TIME, NULL},
 };
 
@@ -399,6 +409,10 @@ static const struct {
     {"team", {{"TEAM", "team", GWCTL_FMT_TEXT, "(no team)"}}, 1},
     {"model", {{"MODEL", "model", GWCTL_FMT_TEXT, NULL}}, 1},
     {"day", {{"DAY", "day", GWCTL_FMT_TEXT, NULL}}, 1},
+    {"prompt",
+     {{"PROMPT", "prompt", GWCTL_FMT_TEXT, "(none)"},
+      {"VERSION", "prompt_version", GWCTL_FMT_INT, NULL}},
+     2},
 };
 
 static const cJSON *member(const cJSON *o, const char *name)
@@ -491,10 +505,23 @@ void gwctl_view_usage_report(FILE *out, const cJSON *result, const cJSON *args)
     gwctl_print_table(out, cols, n, rows, NULL, cJSON_IsObject(totals) ? totals : NULL, "TOTAL");
 }
 
-/* status: the daemon's counters as "name: value", then its deployments (a
- * list of objects) as a table. */
+/* status: the daemon's counters as "name: value", then its deployments
+ * and its provider keys (lists of objects) as tables. */
 void gwctl_view_status(FILE *out, const cJSON *result, const cJSON *args)
 {
+    static const struct gwctl_col key_columns_status[] = {
+        {"PROVIDER", "provider", GWCTL_FMT_TEXT, NULL},
+        {"KEY", "key", GWCTL_FMT_TEXT, NULL},
+        {"IN FLIGHT", "in_flight", GWCTL_FMT_INT, NULL},
+        {"REQUESTS", "requests", GWCTL_FMT_INT, NULL},
+        {"RPM USED", "rpm_used", GWCTL_FMT_INT, NULL},
+        {"RPM", "rpm", GWCTL_FMT_INT, NULL},
+        {"TPM USED", "tpm_used", GWCTL_FMT_INT, NULL},
+        {"TPM", "tpm", GWCTL_FMT_INT, NULL},
+        {"COOLING S", "cooling_for_s", GWCTL_FMT_INT, NULL},
+        {"COOLING UNTIL", "cooling_until", GWCTL_FMT_TIME, NULL},
+        {"COOLDOWNS", "cooldowns", GWCTL_FMT_INT, NULL},
+    };
     static const struct gwctl_col deployment_columns[] = {
         {"MODEL", "model", GWCTL_FMT_TEXT, NULL},
         {"DEPLOYMENT", "deployment", GWCTL_FMT_TEXT, NULL},
@@ -517,11 +544,18 @@ void gwctl_view_status(FILE *out, const cJSON *result, const cJSON *args)
         exit(GWCTL_EXIT_PROTOCOL);
     }
     cJSON_DeleteItemFromObjectCaseSensitive(rest, "deployments");
+    cJSON_DeleteItemFromObjectCaseSensitive(rest, "provider_keys");
     gwctl_print_flat(out, rest);
     cJSON_Delete(rest);
     fputc('\n', out);
     gwctl_print_table(out, deployment_columns, NELEM(deployment_columns), deps, "(no deployments)",
                       NULL, NULL);
+    const cJSON *keys = member(result, "provider_keys");
+    if (cJSON_IsArray(keys) && cJSON_GetArraySize(keys) > 0) {
+        fputc('\n', out);
+        gwctl_print_table(out, key_columns_status, NELEM(key_columns_status), keys, NULL, NULL,
+                          NULL);
+    }
 }
 
 void gwctl_view_reloaded(FILE *out, const cJSON *result, const cJSON *args)

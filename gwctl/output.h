@@ -70,5 +70,24 @@ gwctl_view_fn gwctl_view_usage_report;
 gwctl_view_fn gwctl_view_request_show;
 gwctl_view_fn gwctl_view_status;
 gwctl_view_fn gwctl_view_reloaded;
+/* prompt_output.c: the prompt library's views */
+gwctl_view_fn gwctl_view_prompt_created;
+gwctl_view_fn gwctl_view_prompt_list;
+gwctl_view_fn gwctl_view_prompt_show;
+gwctl_view_fn gwctl_view_prompt_diff;
+gwctl_view_fn gwctl_view_prompt_rolled_back;
+gwctl_view_fn gwctl_view_prompt_deleted;
+/* rag_output.c: RAG collections' views */
+gwctl_view_fn gwctl_view_rag_added;
+gwctl_view_fn gwctl_view_rag_list;
+gwctl_view_fn gwctl_view_rag_removed;
+gwctl_view_fn gwctl_view_rag_search;
+/* cache_output.c: the response cache's views */
+gwctl_view_fn gwctl_view_cache_stats;
+gwctl_view_fn gwctl_view_cache_list;
+gwctl_view_fn gwctl_view_cache_show;
+gwctl_view_fn gwctl_view_cache_purged;
+/* cache_search_output.c: cache search */
+gwctl_view_fn gwctl_view_cache_search;
 
 #endif

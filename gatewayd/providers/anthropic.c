@@ -29,7 +29,9 @@
 
 int gw_anthropic_relays(const struct gw_request *r)
 {
-    return r->api == GW_API_MESSAGES;
+    /* a rewritten request (PII scrubbed...) or an answer whose text must be
+     * read (text filters) is translated both ways */
+    return r->api == GW_API_MESSAGES && !r->json_rewritten && !r->text_filtered;
 }
 
 char *gw_anthropic_body(struct gw_request *r, int for_vertex, size_t *len)
@@ -106,8 +108,8 @@ static enum gw_stage_rc chat(struct gw_request *r)
     rc |= add_header(&h, "anthropic-version", version);
     if (beta)
         rc |= add_header(&h, "anthropic-beta", beta);
-    if (p->api_key)
-        rc |= add_header(&h, "x-api-key", p->api_key);
+    if (r->api_key) /* this attempt's key of the provider's pool (route.c) */
+        rc |= add_header(&h, "x-api-key", r->api_key);
     struct gw_buf url = {0};
     rc |= gw_buf_printf(&url, "%s/v1/messages", p->base_url);
     if (rc != 0) {

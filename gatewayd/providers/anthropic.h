@@ -22,8 +22,9 @@
 struct gw_request;
 struct curl_slist;
 
-/* The caller speaks Anthropic's format (/v1/messages): relay, don't
- * translate. */
+/* The caller speaks Anthropic's format (/v1/messages), and no stage
+ * rewrote the request or filters the answer's text (r->json_rewritten,
+ * r->text_filtered): relay, don't translate. */
 int gw_anthropic_relays(const struct gw_request *r);
 
 /* The body to send upstream, malloc'd (the caller frees it, or hands it to

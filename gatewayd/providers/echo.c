@@ -4,7 +4,9 @@
  * usage chunk, [DONE]). Token counts are an estimate (one token per four
  * bytes of text, plus three per message), as documented. A /v1/messages
  * request gets the same answer in Anthropic's format, written through the
- * messages writer.
+ * caller's writer (answer.h), and so does a chat request whose answer's
+ * text is filtered (r->text_filtered: PII restoration, the output guard),
+ * so the echo of a scrubbed prompt comes back with its values restored.
  *
  * Embeddings are local and deterministic: each input item gets 8
  * components (or `dimensions`, at most 3072) derived from a 64-bit hash of
@@ -21,7 +23,7 @@
 
 #include "buf.h"
 #include "errors.h"
-#include "messages.h"
+#include "answer.h"
 #include "provider.h"
 #include "request.h"
 #include "tokens.h"
@@ -56,23 +58,23 @@ static void chunk(struct gw_buf *o, const char *id, long long created, const cha
                   delta_json, finish, with_usage_null ? ",\"usage\":null" : "");
 }
 
-/* The reply for a /v1/messages client: one text block, streamed a word per
- * delta as the chat stream is. */
-static void anthropic(struct gw_request *r, const char *reply)
+/* The reply through the caller's writer (answer.h): one text block (or
+ * content), streamed a word per piece as the chat stream is. */
+static void via_answer(struct gw_request *r, const char *reply)
 {
-    struct gw_msg_writer w;
-    gw_msg_init(&w, r);
+    struct gw_answer a;
+    gw_answer_init(&a, r);
     r->content_type = r->stream ? "text/event-stream" : "application/json";
     const char *p = reply;
     do {
         const char *sp = r->stream ? strchr(p, ' ') : NULL;
         size_t n = sp ? (size_t)(sp - p) + 1 : strlen(p);
-        gw_msg_text(&w, p, n, &r->out);
+        gw_answer_text(&a, p, n, &r->out);
         p += n;
     } while (*p);
-    gw_msg_finish(&w, "stop", &r->out);
-    gw_msg_close(&w, &r->out);
-    gw_msg_free(&w);
+    gw_answer_finish(&a, "stop", &r->out);
+    gw_answer_close(&a, &r->out);
+    gw_answer_free(&a);
 }
 
 static enum gw_stage_rc chat(struct gw_request *r)
@@ -96,8 +98,8 @@ static enum gw_stage_rc chat(struct gw_request *r)
     long long created = r->t_start_wall_ms / 1000;
     struct gw_buf *o = &r->out;
     r->status = 200;
-    if (r->api == GW_API_MESSAGES) {
-        anthropic(r, reply.data);
+    if (r->api == GW_API_MESSAGES || r->text_filtered) {
+        via_answer(r, reply.data);
     } else if (!r->stream) {
         r->content_type = "application/json";
         gw_buf_printf(

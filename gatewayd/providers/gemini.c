@@ -51,9 +51,9 @@ static struct curl_slist *headers(const struct gw_request *r)
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, r->stream ? "Accept: text/event-stream" : "Accept: application/json");
-    if (r->provider->api_key) {
+    if (r->api_key) { /* this attempt's key of the provider's pool (route.c) */
         struct gw_buf b = {0};
-        gw_buf_printf(&b, "x-goog-api-key: %s", r->provider->api_key);
+        gw_buf_printf(&b, "x-goog-api-key: %s", r->api_key);
         h = curl_slist_append(h, b.data);
         gw_buf_free(&b);
     }

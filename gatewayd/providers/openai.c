@@ -24,6 +24,13 @@
  * OpenAI-format callers; this file is the codec that reads usage and
  * completion out of the answer (and, for /v1/messages, translates it).
  *
+ * A chat request whose answer's text must be read (r->text_filtered: PII
+ * restoration, the output guard) is not relayed either: its chunks are
+ * decoded into the caller's writer (answer.h) as a /v1/messages answer's
+ * are, and written again as OpenAI chunks with the gateway's id, the
+ * model the caller asked for and the upstream's usage. Such a request may
+ * not ask for n > 1 or logprobs, which that path does not carry (400).
+ *
  * Threads: chat() and embeddings() run on the MHD thread; the codec on the
  * upstream thread. */
 #include <stdlib.h>
@@ -34,7 +41,6 @@
 #include "errors.h"
 #include "json_member.h"
 #include "log.h"
-#include "messages.h"
 #include "provider.h"
 #include "request.h"
 #include "tokens.h"
@@ -58,12 +64,86 @@ static void take_usage(struct gw_request *r, const cJSON *usage)
         gw_xlate_count(&r->cached_tokens, cJSON_GetObjectItemCaseSensitive(d, "cached_tokens"));
 }
 
+/* ---- decoding into the caller's writer (answer.h) ------------------------ */
+
+/* A message or a delta: content and refusal as text, tool calls by their
+ * index (an empty content still goes: it opens an Anthropic text block). */
+static int answer_parts(struct gw_xlate *x, const cJSON *m)
+{
+    static const char *const texts[] = {"content", "refusal"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, texts[i]);
+        if (cJSON_IsString(t) &&
+            gw_answer_text(&x->ans, t->valuestring, strlen(t->valuestring), x->out) != 0)
+            return -1;
+    }
+    const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+    int i = 0;
+    for (const cJSON *c = cJSON_IsArray(calls) ? calls->child : NULL; c; c = c->next, i++) {
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(c, "index");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+        int key = cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < 1e6
+                      ? (int)idx->valuedouble
+                      : i;
+        const char *a = cJSON_IsString(args) ? args->valuestring : "";
+        if (gw_answer_tool(&x->ans, key, cJSON_IsString(id) ? id->valuestring : NULL,
+                           cJSON_IsString(name) ? name->valuestring : NULL, a, strlen(a),
+                           x->out) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const cJSON *first_choice(const cJSON *j)
+{
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(j, "choices");
+    return cJSON_IsArray(choices) && cJSON_IsObject(choices->child) ? choices->child : NULL;
+}
+
+/* A chat.completion.chunk (or an in-stream {"error":...}). */
+static int answer_chunk(struct gw_xlate *x, const cJSON *j)
+{
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (err) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
+        gw_answer_fail(&x->ans, x->out, "upstream_stream_error",
+                       cJSON_IsString(m) ? m->valuestring : "The provider reported an error.");
+        return 0;
+    }
+    const cJSON *c = first_choice(j);
+    if (!c)
+        return 0; /* the usage chunk: usage is taken by the caller */
+    if (answer_parts(x, cJSON_GetObjectItemCaseSensitive(c, "delta")) != 0)
+        return gw_xlate_bad_answer(x, "the answer could not be written");
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+    if (cJSON_IsString(fr))
+        gw_answer_finish(&x->ans, fr->valuestring, x->out);
+    return 0;
+}
+
+/* A whole chat.completion. */
+static int answer_completion(struct gw_xlate *x, const cJSON *body)
+{
+    const cJSON *c = first_choice(body);
+    if (!c)
+        return 0;
+    if (answer_parts(x, cJSON_GetObjectItemCaseSensitive(c, "message")) != 0)
+        return gw_xlate_bad_answer(x, "the answer could not be written");
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+    gw_answer_finish(&x->ans, cJSON_IsString(fr) ? fr->valuestring : NULL, x->out);
+    return 0;
+}
+
 /* ---- the codec (upstream thread) ---------------------------------------- */
 
 /* One SSE event. Relayed (a chat caller): only usage is read, from the
  * events that carry it, and the usage-only chunk the gateway asked for is
- * kept from a client that did not. Translated (a /v1/messages caller):
- * every chunk goes through the messages writer. */
+ * kept from a client that did not. Decoded (a /v1/messages caller, or a
+ * text-filtered chat caller): every chunk goes through the caller's
+ * writer. */
 static int on_event(struct gw_xlate *x, const char *data, size_t n)
 {
     struct gw_request *r = x->r;
@@ -89,14 +169,15 @@ static int on_event(struct gw_xlate *x, const char *data, size_t n)
         if (cJSON_IsArray(choices) && !choices->child && !r->client_wants_usage)
             rc = GW_XLATE_SKIP; /* asked for by the gateway, not by the client */
     } else {
-        gw_msg_openai_chunk(&x->ans.msg, j, x->out);
+        rc = answer_chunk(x, j);
     }
     cJSON_Delete(j);
     return rc;
 }
 
 /* A whole chat.completion (or embeddings list): its usage, the gateway's
- * count when it has none; relayed unchanged, or written as a message. */
+ * count when it has none; relayed unchanged, or decoded into the caller's
+ * writer. */
 static int on_whole(struct gw_xlate *x, const cJSON *body)
 {
     struct openai_codec *st = x->codec_state;
@@ -107,9 +188,7 @@ static int on_whole(struct gw_xlate *x, const cJSON *body)
     if (st->counted_prompt >= 0 &&
         !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens")))
         r->prompt_tokens = st->counted_prompt; /* no usage upstream: bill our count */
-    if (!x->relay)
-        gw_msg_openai_completion(&x->ans.msg, body, x->out);
-    return 0;
+    return x->relay ? 0 : answer_completion(x, body);
 }
 
 static const struct gw_xlate_codec codec = {
@@ -164,8 +243,9 @@ static char *relay_body(struct gw_request *r, size_t *len)
 
 /* Sends the caller's body (relay_body) or r->json, with the deployment's
  * model substituted, to {base_url}{path} with the provider's key; the answer comes back through
- * the codec, relayed to an OpenAI-format caller and translated for a
- * /v1/messages one. counted_prompt: see struct openai_codec. */
+ * the codec, relayed to an OpenAI-format caller (unless its text is
+ * filtered) and translated for a /v1/messages one. counted_prompt: see
+ * struct openai_codec. */
 static enum gw_stage_rc send_json(struct gw_request *r, const char *path, long long counted_prompt)
 {
     const struct gw_provider_cfg *p = r->provider;
@@ -190,17 +270,33 @@ static enum gw_stage_rc send_json(struct gw_request *r, const char *path, long l
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, r->stream ? "Accept: text/event-stream" : "Accept: application/json");
-    if (p->api_key) {
+    if (r->api_key) { /* this attempt's key of the provider's pool (route.c) */
         struct gw_buf auth = {0};
-        gw_buf_printf(&auth, "Authorization: Bearer %s", p->api_key);
+        gw_buf_printf(&auth, "Authorization: Bearer %s", r->api_key);
         h = curl_slist_append(h, auth.data);
         gw_buf_free(&auth);
     }
-    return gw_xlate_submit(r, &codec, st, r->api != GW_API_MESSAGES, url, h, body, len);
+    int relay = r->api == GW_API_EMBEDDINGS || (r->api == GW_API_CHAT && !r->text_filtered);
+    return gw_xlate_submit(r, &codec, st, relay, url, h, body, len);
 }
 
 static enum gw_stage_rc chat(struct gw_request *r)
 {
+    if (r->api == GW_API_CHAT && r->text_filtered) { /* decoded: one choice, no logprobs */
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->json, "n");
+        const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r->json, "logprobs");
+        const char *param = cJSON_IsNumber(n) && n->valuedouble > 1 ? "n"
+                            : cJSON_IsTrue(lp)                      ? "logprobs"
+                                                                    : NULL;
+        if (param) {
+            gw_error_respond(r, 400, "invalid_request_error", "unsupported_parameter", param,
+                             "%s: the gateway reads this answer's text (PII restoration or the "
+                             "output guard), which it does for one choice without log "
+                             "probabilities; leave %s out.",
+                             param, param);
+            return GW_STAGE_RESPOND;
+        }
+    }
     if (r->api == GW_API_MESSAGES) {
         if (cJSON_GetObjectItemCaseSensitive(r->json, "top_k")) {
             gw_error_respond(r, 400, "invalid_request_error", "unsupported_parameter", "top_k",

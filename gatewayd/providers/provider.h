@@ -34,7 +34,8 @@ enum gw_stage_rc gw_dispatch(struct gw_request *r);
 /* The request is a /v1/messages call whose raw body goes upstream as the
  * caller wrote it (only the model changed): the chosen provider speaks
  * Anthropic's format (type anthropic, or vertex with a deployment model
- * named claude*), and no stage rewrote the request (r->json_rewritten).
+ * named claude*), no stage rewrote the request (r->json_rewritten) and
+ * none filters the answer's text (r->text_filtered).
  * Needs r->provider and r->deployment (route stage). */
 int gw_provider_relays_messages(const struct gw_request *r);
 

@@ -316,24 +316,30 @@ static int context_window_exceeded(const struct gw_xlate *x)
     return yes;
 }
 
-/* What a whole (or not started) answer that failed allows: 0 answer it, 1
- * retry (unreachable, timed out, broken before the answer, 429, 500, 502,
- * 503, 504), 2 the context-window fallbacks. */
+/* What a whole (or not started) answer that failed allows: -1 answer it,
+ * else why it is retried (unreachable, timed out, broken before the answer,
+ * 429, 500, 502, 503, 504; a context window exceeded goes to the
+ * context-window fallbacks). */
 static int retry_kind(const struct gw_xlate *x, enum gw_upstream_result res)
 {
-    if (res == GW_UP_REFUSED || res == GW_UP_TIMEOUT || res == GW_UP_ERROR)
-        return 1;
+    if (res == GW_UP_REFUSED)
+        return GW_RETRY_UNREACHABLE;
+    if (res == GW_UP_TIMEOUT)
+        return GW_RETRY_TIMEOUT;
+    if (res == GW_UP_ERROR)
+        return GW_RETRY_BROKEN;
     if (res != GW_UP_OK || x->too_large)
-        return 0;
+        return -1;
     switch (x->status) {
     case 429:
+        return GW_RETRY_RATE_LIMITED; /* a pooled key rests (route.h) */
     case 500:
     case 502:
     case 503:
     case 504:
-        return 1;
+        return GW_RETRY_SERVER_ERROR;
     }
-    return context_window_exceeded(x) ? 2 : 0;
+    return context_window_exceeded(x) ? GW_RETRY_CONTEXT_WINDOW : -1;
 }
 
 void gw_xlate_complete(struct gw_request *r)
@@ -368,19 +374,21 @@ static void call_again(struct gw_request *r)
     gw_xlate_complete(r);
 }
 
-/* Asks the route layer for another attempt; 1 when one is scheduled. */
-static int retry(struct gw_request *r, int kind)
+/* Asks the route layer for another attempt (why: retry_kind); 1 when one
+ * is scheduled. */
+static int retry(struct gw_request *r, int why)
 {
     struct gw_xlate *x = xl(r);
     pthread_mutex_lock(&r->mu);
     int gone = r->client_gone;
     pthread_mutex_unlock(&r->mu);
-    long long delay_ms = 0;
-    if (gone ||
-        gw_route_retry(r, kind == 2, gw_retry_after_ms(x->retry_after[0] ? x->retry_after : NULL),
-                       &delay_ms) != 0)
+    long long delay_ms = 0, after_ms = gw_retry_after_ms(x->retry_after[0] ? x->retry_after : NULL);
+    if (gone && why == GW_RETRY_RATE_LIMITED)
+        gw_route_key_limited(r, after_ms); /* no retry, but the key rests all the same */
+    if (gone || gw_route_retry(r, (enum gw_retry_reason)why, after_ms, &delay_ms) != 0)
         return 0;
-    gw_info("%s: retrying on %s/%s in %lld ms (attempt %d)", r->id, r->provider->name,
+    gw_info("%s: retrying (%s) on %s/%s in %lld ms (attempt %d)", r->id,
+            gw_retry_reason_name((enum gw_retry_reason)why), r->provider->name,
             r->deployment->model, delay_ms, r->attempts);
     return gw_upstream_after(r, delay_ms, call_again) == 0;
 }
@@ -389,7 +397,7 @@ static void finish_whole(struct gw_request *r, enum gw_upstream_result res, cons
 {
     struct gw_xlate *x = xl(r);
     const char *pname = r->provider->name;
-    int kind = retry_kind(x, res); /* before the answer takes the body */
+    int why = retry_kind(x, res); /* before the answer takes the body */
     if (res == GW_UP_REFUSED)
         gw_error_respond(r, 502, "upstream_error", "upstream_unreachable", NULL,
                          "Could not reach provider '%s': %s", pname, detail);
@@ -404,7 +412,7 @@ static void finish_whole(struct gw_request *r, enum gw_upstream_result res, cons
                          "The transfer from provider '%s' failed: %s", pname, detail);
     else
         answer_whole(r);
-    if (kind && retry(r, kind))
+    if (why >= 0 && retry(r, why))
         return; /* the error answered above is the last one if nothing else works */
     if (x->retry_after[0])
         gw_request_add_header(r, "retry-after", x->retry_after);

@@ -59,6 +59,6 @@ static enum gw_stage_rc run(struct gw_request *r)
 const struct gw_stage gw_stage_auth = {
     .name = "auth",
     .apis = GW_API_CHAT | GW_API_MODELS | GW_API_MESSAGES | GW_API_COUNT_TOKENS |
-            GW_API_EMBEDDINGS | GW_API_REQUESTS,
+            GW_API_EMBEDDINGS | GW_API_REQUESTS | GW_API_QUERY | GW_API_QUERY_CACHE,
     .run = run,
 };

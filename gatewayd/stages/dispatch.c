@@ -32,7 +32,7 @@ const struct gw_provider_ops *gw_provider_for(enum gw_provider_type type)
 
 int gw_provider_relays_messages(const struct gw_request *r)
 {
-    if (r->api != GW_API_MESSAGES || !r->provider || r->json_rewritten)
+    if (r->api != GW_API_MESSAGES || !r->provider || r->json_rewritten || r->text_filtered)
         return 0;
     return r->provider->type == GW_PROVIDER_ANTHROPIC ||
            (r->provider->type == GW_PROVIDER_VERTEX && r->deployment &&

@@ -2,7 +2,9 @@
  * JSON once (the tree is kept in r->json for later stages) and checks the
  * fields the gateway itself relies on, with errors that name the field. The
  * part every OpenAI-format body shares (a JSON object with a model) is
- * gw_parse_openai_body, used by parse_embeddings.c too. */
+ * gw_parse_openai_body, used by parse_embeddings.c too. A chat request that
+ * names a prompt template (prompts.h) may leave its model and messages to
+ * the template: the prompt stage checks what the rendering gives. */
 #include "parse.h"
 
 #include <stdio.h>
@@ -10,6 +12,7 @@
 
 #include "errors.h"
 #include "pipeline.h"
+#include "prompts.h"
 #include "request.h"
 
 static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", "function"};
@@ -89,6 +92,8 @@ enum gw_stage_rc gw_parse_openai_body(struct gw_request *r)
     if (!cJSON_IsObject(r->json))
         return bad(r, "invalid_type", NULL, "The request body must be a JSON object.");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->json, "model");
+    if (!model && r->api == GW_API_CHAT && gw_prompt_named(r, r->json))
+        return GW_STAGE_CONTINUE; /* the prompt template may name it (stages/prompt.c) */
     if (!model)
         return bad(r, "missing_required_parameter", "model",
                    "Missing required parameter: 'model'.");
@@ -103,8 +108,12 @@ static enum gw_stage_rc run(struct gw_request *r)
     enum gw_stage_rc rc = gw_parse_openai_body(r);
     if (rc != GW_STAGE_CONTINUE)
         return rc;
-    rc = check_messages(r, cJSON_GetObjectItemCaseSensitive(r->json, "messages"));
-    if (rc != GW_STAGE_CONTINUE)
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r->json, "messages");
+    /* with a prompt template, the caller's messages may be none */
+    if (msgs && cJSON_IsArray(msgs) && !msgs->child && gw_prompt_named(r, r->json))
+        msgs = NULL;
+    if ((msgs || !gw_prompt_named(r, r->json)) &&
+        (rc = check_messages(r, msgs)) != GW_STAGE_CONTINUE)
         return rc;
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(r->json, "stream");
     if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))

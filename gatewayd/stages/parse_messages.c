@@ -26,7 +26,12 @@
  * call (policy's max_input_tokens and blocked patterns, rate limits, budget
  * reservations) do not see them: a PDF's tokens are not counted up front;
  * the usage recorded afterwards is the provider's. count_tokens, answered
- * locally, still refuses them at once. */
+ * locally, still refuses them at once.
+ *
+ * A request that names a prompt template (x-gw-prompt, or the body's
+ * "prompt", with "inputs") may leave model, max_tokens and messages to the
+ * template; "prompt" and "inputs" are carried into r->json for the prompt
+ * stage, which renders the template and removes them. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +40,7 @@
 
 #include "errors.h"
 #include "pipeline.h"
+#include "prompts.h"
 #include "request.h"
 
 struct xl {
@@ -670,10 +676,14 @@ static int service_tier(struct xl *x, const cJSON *v, cJSON *oa)
     return 0;
 }
 
+/* ("prompt" and "inputs": a prompt template and its values, stages/prompt.c) */
 static const char *const known[] = {
-    "model", "max_tokens",     "messages", "system", "stream",      "temperature", "top_p",
-    "top_k", "stop_sequences", "metadata", "tools",  "tool_choice", "thinking",    "service_tier",
+    "model",    "max_tokens",   "messages",       "system",   "stream", "temperature",
+    "top_p",    "top_k",        "stop_sequences", "metadata", "tools",  "tool_choice",
+    "thinking", "service_tier", "prompt",         "inputs",
 };
+
+static const cJSON no_messages = {.type = cJSON_Array};
 
 /* Checks the Anthropic request `in` and builds its chat-completions form in
  * `oa`; sets r->stream. Returns 0, or -1 with x describing the problem. */
@@ -690,17 +700,25 @@ static int translate(struct xl *x, struct gw_request *r, const cJSON *in, cJSON 
                         "/v1/messages)");
         }
     }
+    /* a prompt template (stages/prompt.c) may supply the model, the messages
+     * and max_tokens; its name and values go on in the translation */
+    const cJSON *v;
+    if ((v = get(in, "prompt")))
+        cJSON_AddItemToObject(oa, "prompt", cJSON_Duplicate(v, 1));
+    if ((v = get(in, "inputs")))
+        cJSON_AddItemToObject(oa, "inputs", cJSON_Duplicate(v, 1));
     const cJSON *model = get(in, "model");
     at(x, "model");
-    if (!model)
+    if (!model && !gw_prompt_named(r, in))
         return missing(x);
-    if (!cJSON_IsString(model) || !*model->valuestring)
+    if (model && (!cJSON_IsString(model) || !*model->valuestring))
         return fail(x, "invalid_type", "Input should be a non-empty string");
-    add_str(oa, "model", model->valuestring);
+    if (model)
+        add_str(oa, "model", model->valuestring);
 
     const cJSON *mt = get(in, "max_tokens");
     at(x, "max_tokens");
-    if (!mt && x->api == GW_API_MESSAGES)
+    if (!mt && x->api == GW_API_MESSAGES && !gw_prompt_named(r, in))
         return missing(x);
     if (mt && !is_int(mt))
         return fail(x, "invalid_type", "Input should be a valid integer");
@@ -709,11 +727,13 @@ static int translate(struct xl *x, struct gw_request *r, const cJSON *in, cJSON 
 
     const cJSON *msgs = get(in, "messages");
     at(x, "messages");
+    if (!msgs && gw_prompt_named(r, in))
+        msgs = &no_messages;
     if (!msgs)
         return missing(x);
     if (!cJSON_IsArray(msgs))
         return fail(x, "invalid_type", "Input should be a valid list");
-    if (!msgs->child)
+    if (!msgs->child && !gw_prompt_named(r, in))
         return fail(x, "invalid_value", "at least one message is required");
     cJSON *out = cJSON_AddArrayToObject(oa, "messages");
     const cJSON *sys = get(in, "system");
@@ -734,7 +754,6 @@ static int translate(struct xl *x, struct gw_request *r, const cJSON *in, cJSON 
     if (r->stream)
         cJSON_AddTrueToObject(oa, "stream");
 
-    const cJSON *v;
     if ((v = get(in, "temperature")) && number_in(x, v, "temperature", 0, 1, oa) != 0)
         return -1;
     if ((v = get(in, "top_p")) && number_in(x, v, "top_p", 0, 1, oa) != 0)
@@ -807,8 +826,9 @@ static enum gw_stage_rc run(struct gw_request *r)
     }
     r->json = oa;
     oa = NULL;
-    r->model_name =
-        gw_arena_strdup(r->arena, cJSON_GetObjectItemCaseSensitive(r->json, "model")->valuestring);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->json, "model");
+    if (model) /* else left to the prompt template (stages/prompt.c) */
+        r->model_name = gw_arena_strdup(r->arena, model->valuestring);
 out:
     cJSON_Delete(oa);
     cJSON_Delete(in);

@@ -1,33 +1,45 @@
 /* Stage route: resolves the requested model name to a configured model and
  * picks one of its deployments (provider + upstream model name) by the
  * model's strategy, among those whose circuit breaker lets traffic through
+ * and whose provider has an API key that is not resting after a 429
  * (docs/routing.md). A name of the form "PROVIDER/MODEL" reaches that
- * provider's MODEL directly, without live state. When every breaker is open
- * the answer is 503 no_healthy_deployment with Retry-After. The response
- * says where the request went: x-gw-provider, x-gw-deployment
- * ("provider/upstream-model") and x-gw-attempts (upstream calls made).
+ * provider's MODEL directly, without live state. When no deployment is
+ * available the answer is 503 no_healthy_deployment (429
+ * provider_keys_cooling when only resting keys are in the way) with
+ * Retry-After. The response says where the request went: x-gw-provider,
+ * x-gw-deployment ("provider/upstream-model") and x-gw-attempts (upstream
+ * calls made), and x-gw-affinity when a prefix was looked up.
+ *
+ * Every attempt also gets its provider key here (r->api_key): the key of
+ * the provider's pool with the most capacity left (keypool.h), or, for a
+ * follow-up whose prefix is warm, the key that served it (affinity.h).
  *
  * gw_route_retry (route.h) is the second chance: after an attempt failed
  * before anything reached the client, it records that attempt and moves
- * the request to another deployment of its model, then to the model's
- * fallbacks (or its context_window_fallbacks), each with its own attempts.
+ * the request to another key of the same deployment (a 429 from a pooled
+ * key), to another deployment of its model, then to the model's fallbacks
+ * (or its context_window_fallbacks), each with its own attempts.
  *
- * DESIGN: setup resolves every deployment of the config to its live state
- * (deployments.h) once, so picking reads only atomics; the done hook, which
- * runs once when the request's usage is final, gives back the in-flight slot
- * and records the outcome for the breaker (a broken stream has its error
- * set by then). */
+ * DESIGN: setup resolves every deployment and every provider key of the
+ * config to its live state (deployments.h, keypool.h) once, so picking reads
+ * only atomics; the done hook, which runs once when the request's usage is
+ * final, gives back the in-flight slots, records the outcome for the breaker
+ * (a broken stream has its error set by then) and, for a success, where the
+ * request's prefix is now warm. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "affinity.h"
 #include "crypto.h"
 #include "deployments.h"
 #include "errors.h"
+#include "keypool.h"
 #include "pipeline.h"
 #include "request.h"
 #include "retry.h"
 #include "route.h"
+#include "tokens.h"
 
 /* What setup built for one model of the config. */
 struct route_model {
@@ -35,21 +47,37 @@ struct route_model {
     struct gw_deployment **live;  /* per deployment, priority order */
     struct gw_model_cfg **priced; /* per deployment: the model at its own prices, or NULL */
     struct gw_model_group *group; /* round-robin position */
+    int affine; /* a prefix's warmth can matter: a choice to make and a cache TTL */
 };
 
 struct route_state {
     size_t n_models;
     struct route_model *models;
+    size_t n_providers;
+    struct gw_keypool *pools;     /* per provider */
+    struct gw_affinity *affinity; /* NULL: routing.affinity is off */
 };
 
-int gw_route_model_allowed(const struct gw_request *r, const char *model)
+/* Why no deployment could be picked (pick). */
+struct miss {
+    long long retry_us;     /* until the earliest one may be available again */
+    long long keys_back_us; /* when the first resting key of a pool is back (0: none rests) */
+    int open;               /* some deployment's breaker was in the way */
+};
+
+static int in_list(const char **list, const char *model)
 {
-    if (!r->who.models)
+    if (!list)
         return 1;
-    for (const char **m = r->who.models; *m; m++)
+    for (const char **m = list; *m; m++)
         if (strcmp(*m, model) == 0)
             return 1;
     return 0;
+}
+
+int gw_route_model_allowed(const struct gw_request *r, const char *model)
+{
+    return in_list(r->who.models, model) && in_list(r->who.team_models, model);
 }
 
 /* ---- per config --------------------------------------------------------- */
@@ -65,7 +93,23 @@ static void teardown(void *p)
         free(rm->live);
     }
     free(st->models);
+    gw_keypools_free(st->pools, st->n_providers);
+    gw_affinity_release(st->affinity);
     free(st);
+}
+
+/* Whether following a warm prefix can change where m's requests go: more
+ * than one deployment, or a pool of keys, and a provider that keeps prompts
+ * cached. */
+static int affine(const struct gw_config *cfg, const struct gw_model_cfg *m)
+{
+    int choice = m->n_deployments > 1, ttl = 0;
+    for (size_t j = 0; j < m->n_deployments; j++) {
+        const struct gw_provider_cfg *p = &cfg->providers[m->deployments[j].provider];
+        choice |= p->n_keys > 1;
+        ttl |= p->prompt_cache_ttl_s > 0;
+    }
+    return choice && ttl;
 }
 
 static int setup(const struct gw_config *cfg, void **state, char *err, size_t errlen)
@@ -74,6 +118,10 @@ static int setup(const struct gw_config *cfg, void **state, char *err, size_t er
     if (!st || !(st->models = calloc(cfg->n_models + 1, sizeof *st->models)))
         goto oom;
     st->n_models = cfg->n_models;
+    st->n_providers = cfg->n_providers;
+    if (!(st->pools = gw_keypools_build(cfg)))
+        goto oom;
+    int any_affine = 0;
     for (size_t i = 0; i < cfg->n_models; i++) {
         const struct gw_model_cfg *m = &cfg->models[i];
         struct route_model *rm = &st->models[i];
@@ -82,6 +130,8 @@ static int setup(const struct gw_config *cfg, void **state, char *err, size_t er
         rm->priced = calloc(rm->n + 1, sizeof *rm->priced);
         if (!rm->live || !rm->priced)
             goto oom;
+        rm->affine = affine(cfg, m);
+        any_affine |= rm->affine;
         for (size_t j = 0; j < rm->n; j++) {
             const struct gw_deployment_cfg *d = &m->deployments[j];
             if (!(rm->live[j] = gw_deployment_get(m->name, d->provider_name, d->model)))
@@ -95,6 +145,9 @@ static int setup(const struct gw_config *cfg, void **state, char *err, size_t er
             }
         }
     }
+    if (cfg->routing.affinity.enabled && any_affine &&
+        !(st->affinity = gw_affinity_acquire(cfg->routing.affinity.max_entries)))
+        goto oom;
     *state = st;
     return 0;
 oom:
@@ -104,6 +157,16 @@ oom:
     else
         free(st);
     return -1;
+}
+
+static const struct route_state *rstate(const struct gw_request *r)
+{
+    return gw_pipeline_state(r, &gw_stage_route);
+}
+
+static const struct gw_keypool *pool_of(const struct route_state *st, int provider)
+{
+    return st && provider >= 0 && (size_t)provider < st->n_providers ? &st->pools[provider] : NULL;
 }
 
 /* ---- picking ------------------------------------------------------------ */
@@ -175,25 +238,35 @@ static size_t choose(const struct gw_model_cfg *m, const struct route_model *rm,
     return 0;
 }
 
-/* Picks a deployment whose breaker lets the request through, preferring
- * those not in avoid (bit i: deployment i failed for this request); -1 when
- * none does, with *retry_us the time until the earliest one turns
- * half-open. */
+/* Picks a deployment whose breaker lets the request through now and whose
+ * provider has a key that does not rest at key_at_us (a retry may wait for
+ * one), preferring those not in avoid (bit i: deployment i failed for this
+ * request); -1 when none does, with *miss saying what was in the way. */
 static int pick(struct gw_request *r, const struct gw_model_cfg *m, const struct route_model *rm,
-                unsigned long long avoid, long long *retry_us)
+                unsigned long long avoid, long long key_at_us, struct miss *miss)
 {
+    const struct route_state *st = rstate(r);
     size_t n = m->n_deployments, k = 0;
     int *c = gw_arena_alloc(r->arena, n * sizeof *c);
     enum gw_pass *pass = gw_arena_alloc(r->arena, n * sizeof *pass);
     long long now = gw_now_us(), earliest = 0;
+    memset(miss, 0, sizeof *miss);
     if (!c || !pass)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        long long until = 0;
+        long long until = 0, back = 0;
         pass[i] = gw_breaker_check(&rm->live[i]->breaker, &m->breaker, now, &until);
-        if (pass[i] != GW_PASS_NO)
+        if (pass[i] == GW_PASS_NO) {
+            miss->open = 1;
+        } else if (gw_keypool_resting(pool_of(st, m->deployments[i].provider), key_at_us, &back)) {
+            until = back;
+            if (miss->keys_back_us == 0 || back < miss->keys_back_us)
+                miss->keys_back_us = back;
+        } else {
             c[k++] = (int)i;
-        else if (earliest == 0 || until < earliest)
+            continue;
+        }
+        if (earliest == 0 || until < earliest)
             earliest = until;
     }
     size_t fresh = 0;
@@ -210,11 +283,57 @@ static int pick(struct gw_request *r, const struct gw_model_cfg *m, const struct
         /* another request is this one's probe: not a candidate any more */
         memmove(&c[at], &c[at + 1], (k - at - 1) * sizeof *c);
         k--;
+        miss->open = 1;
         if (earliest == 0 || now < earliest)
             earliest = now;
     }
-    *retry_us = earliest > now ? earliest - now : 0;
+    miss->retry_us = earliest > now ? earliest - now : 0;
     return -1;
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+/* The tokens a call charges to a key of pool: the prompt and the most the
+ * answer may take, when some key of the pool has a tpm (0 otherwise). */
+static long long key_tokens(struct gw_request *r, const struct gw_keypool *pool)
+{
+    if (!pool->counts_tokens)
+        return 0;
+    return gw_tokens_input(r) + gw_tokens_answer_budget(r);
+}
+
+/* Gives r's attempt its provider key: prefer when it is one of the pool's
+ * and not resting, else the pool's choice (keypool.h). A provider without
+ * keys: none. */
+static void use_key(struct gw_request *r, const struct route_state *st,
+                    const struct gw_pool_key *prefer)
+{
+    const struct gw_keypool *pool = pool_of(st, r->deployment->provider);
+    r->api_key = r->provider->api_key;
+    r->pool_key = NULL;
+    r->pool_key_tokens = 0;
+    if (!pool || pool->n == 0)
+        return;
+    long long now = gw_now_us();
+    int i = gw_keypool_index(pool, prefer);
+    if (i < 0 || gw_pool_key_resting(pool->keys[i], now))
+        i = gw_keypool_choose(pool, now, (double)(gw_fast_random() >> 11) / 0x1p53);
+    r->pool_key = pool->keys[i];
+    r->api_key = pool->cfg->keys[i].secret;
+    r->pool_key_tokens = key_tokens(r, pool);
+    r->pool_key_start_us = now;
+    gw_pool_key_start(r->pool_key, r->pool_key_tokens, now);
+}
+
+/* The attempt's key is done with: used tokens (of those charged), sent 0
+ * when the call was never made. */
+static void end_key(struct gw_request *r, long long used, int sent)
+{
+    if (!r->pool_key)
+        return;
+    gw_pool_key_end(r->pool_key, r->pool_key_tokens, used, sent, r->pool_key_start_us);
+    r->pool_key = NULL;
+    r->pool_key_tokens = 0;
 }
 
 /* ---- the stage ---------------------------------------------------------- */
@@ -249,7 +368,7 @@ static const struct gw_model_cfg *direct_model(struct gw_request *r, const char 
 static const struct route_model *route_model(const struct gw_request *r,
                                              const struct gw_model_cfg *m)
 {
-    const struct route_state *st = gw_pipeline_state(r, &gw_stage_route);
+    const struct route_state *st = rstate(r);
     if (!st || m->index < 0 || (size_t)m->index >= st->n_models)
         return NULL;
     return &st->models[m->index];
@@ -276,6 +395,54 @@ static void set_deployment(struct gw_request *r, const struct gw_model_cfg *m, s
     gw_request_set_header(r, "x-gw-attempts", num);
 }
 
+/* The deployment of m a warm prefix points at (dep, key: what
+ * gw_affinity_lookup found), if it may be used now: its breaker closed (a
+ * probe is left to normal routing) and its provider's keys not all resting.
+ * -1 otherwise. */
+static int warm_target(struct gw_request *r, const struct gw_model_cfg *m,
+                       const struct route_model *rm, uintptr_t dep, long long now)
+{
+    for (size_t i = 0; i < rm->n; i++) {
+        if ((uintptr_t)rm->live[i] != dep)
+            continue;
+        if (gw_breaker_check(&rm->live[i]->breaker, &m->breaker, now, NULL) != GW_PASS_YES ||
+            gw_keypool_resting(pool_of(rstate(r), m->deployments[i].provider), now, NULL))
+            return -1;
+        return (int)i;
+    }
+    return -1;
+}
+
+/* No deployment of m is available (see miss): 429 provider_keys_cooling
+ * when only resting keys are in the way, else 503 no_healthy_deployment;
+ * Retry-After says when the first may be back. */
+static enum gw_stage_rc unavailable(struct gw_request *r, const struct gw_model_cfg *m,
+                                    const struct miss *miss)
+{
+    long long s = (miss->retry_us + 999999) / 1000000;
+    char num[32];
+    snprintf(num, sizeof num, "%lld", s < 1 ? 1 : s);
+    gw_request_add_header(r, "retry-after", num);
+    if (!miss->open && miss->keys_back_us)
+        gw_error_respond(r, 429, "rate_limit_error", "provider_keys_cooling", NULL,
+                         "No deployment of model '%s' is available: every API key of its "
+                         "providers is resting after the provider answered 429. Try again in "
+                         "%s s.",
+                         m->name, num);
+    else if (miss->keys_back_us)
+        gw_error_respond(r, 503, "server_error", "no_healthy_deployment", NULL,
+                         "No deployment of model '%s' is available: circuit breakers are open "
+                         "after upstream failures and API keys are resting after rate limits. "
+                         "Try again in %s s.",
+                         m->name, num);
+    else
+        gw_error_respond(r, 503, "server_error", "no_healthy_deployment", NULL,
+                         "No deployment of model '%s' is available: the circuit breakers of all "
+                         "its deployments are open after upstream failures. Try again in %s s.",
+                         m->name, num);
+    return GW_STAGE_RESPOND;
+}
+
 static enum gw_stage_rc run(struct gw_request *r)
 {
     const struct gw_model_cfg *m = gw_config_model(r->cfg, r->model_name);
@@ -287,45 +454,64 @@ static enum gw_stage_rc run(struct gw_request *r)
                          r->model_name);
         return GW_STAGE_RESPOND;
     }
+    const struct route_state *st = rstate(r);
     const struct route_model *rm = route_model(r, m);
-    if (!rm || r->api == GW_API_COUNT_TOKENS) {
-        set_deployment(r, m, 0); /* no live state: the first in priority order */
+    if (r->api == GW_API_COUNT_TOKENS) {
+        set_deployment(r, m, 0); /* answered here: the first in priority order */
         return GW_STAGE_CONTINUE;
     }
-    long long retry_us = 0;
-    int i = pick(r, m, rm, 0, &retry_us);
+    r->attempts = r->group_attempts = 1;
+    if (!rm) { /* PROVIDER/MODEL: no live state, a key of the provider all the same */
+        set_deployment(r, m, 0);
+        use_key(r, st, NULL);
+        return GW_STAGE_CONTINUE;
+    }
+    long long now = gw_now_us();
+    int i = -1;
+    uintptr_t dep = 0, key = 0;
+    if (st->affinity && rm->affine && (r->api & (GW_API_CHAT | GW_API_MESSAGES)) &&
+        (r->affinity_fp = gw_affinity_fingerprint(r->model_name, r->json)) != 0) {
+        if (gw_affinity_lookup(st->affinity, r->affinity_fp, now, &dep, &key))
+            i = warm_target(r, m, rm, dep, now);
+        gw_affinity_count(i >= 0);
+        gw_request_set_header(r, "x-gw-affinity", i >= 0 ? "hit" : "miss");
+    }
     if (i < 0) {
-        long long s = (retry_us + 999999) / 1000000;
-        char num[32];
-        snprintf(num, sizeof num, "%lld", s < 1 ? 1 : s);
-        gw_request_add_header(r, "retry-after", num);
-        gw_error_respond(r, 503, "server_error", "no_healthy_deployment", NULL,
-                         "No deployment of model '%s' is available: the circuit breakers of all "
-                         "its deployments are open after upstream failures. Try again in %s s.",
-                         m->name, num);
-        return GW_STAGE_RESPOND;
+        struct miss miss;
+        if ((i = pick(r, m, rm, 0, now, &miss)) < 0)
+            return unavailable(r, m, &miss);
+        key = 0;
     }
     gw_deployment_start(rm->live[i]);
-    r->attempts = r->group_attempts = 1;
     set_deployment(r, rm->priced[i] ? rm->priced[i] : m, (size_t)i);
+    use_key(r, st, (const struct gw_pool_key *)key);
     return GW_STAGE_CONTINUE;
 }
 
 /* ---- retries ------------------------------------------------------------ */
 
-/* Moves r to a deployment of m picked by its strategy (avoiding those in
- * avoid): one more attempt. 0, or -1 when no breaker lets it through. */
-static int retarget(struct gw_request *r, const struct gw_model_cfg *m, unsigned long long avoid)
+/* Moves r to deployment i of m: one more attempt. */
+static void move_to(struct gw_request *r, const struct gw_model_cfg *m,
+                    const struct route_model *rm, size_t i)
 {
-    const struct route_model *rm = route_model(r, m);
-    long long retry_us = 0;
-    int i = rm ? pick(r, m, rm, avoid, &retry_us) : 0;
-    if (i < 0)
-        return -1;
     if (rm)
         gw_deployment_start(rm->live[i]);
     r->attempts++;
-    set_deployment(r, rm && rm->priced[i] ? rm->priced[i] : m, (size_t)i);
+    set_deployment(r, rm && rm->priced[i] ? rm->priced[i] : m, i);
+}
+
+/* Moves r to a deployment of m picked by its strategy (avoiding those in
+ * avoid; keys looked at as they will be at key_at_us): 0, or -1 when none
+ * is available (*miss says why). */
+static int retarget(struct gw_request *r, const struct gw_model_cfg *m, unsigned long long avoid,
+                    long long key_at_us, struct miss *miss)
+{
+    const struct route_model *rm = route_model(r, m);
+    memset(miss, 0, sizeof *miss);
+    int i = rm ? pick(r, m, rm, avoid, key_at_us, miss) : 0;
+    if (i < 0)
+        return -1;
+    move_to(r, m, rm, (size_t)i);
     return 0;
 }
 
@@ -338,39 +524,86 @@ static int untried(const struct gw_model_cfg *m, unsigned long long avoid)
     return 0;
 }
 
-int gw_route_retry(struct gw_request *r, int context_window, long long retry_after_ms,
+/* The next attempt within m's group after deployment cur failed (its
+ * attempts not used up): 0 with r moved and *delay_ms set, or -1. */
+static int retry_in_group(struct gw_request *r, const struct gw_model_cfg *m, size_t cur,
+                          long long retry_after_ms, long long now, long long *delay_ms)
+{
+    const struct route_state *st = rstate(r);
+    if (r->key_rested &&
+        !gw_keypool_resting(pool_of(st, m->deployments[cur].provider), now, NULL)) {
+        move_to(r, m, route_model(r, m), cur); /* the same deployment, another key, at once */
+        return 0;
+    }
+    if (cur < 64)
+        r->failed |= 1ULL << cur;
+    /* a Retry-After longer than max_backoff_ms is not waited for: another
+     * deployment now, or the next model; a resting key's Retry-After is the
+     * key's, not the deployment's */
+    int too_long = !r->key_rested && retry_after_ms > m->retries.max_backoff_ms;
+    int n = r->group_attempts;
+    struct miss miss;
+    if ((!too_long || untried(m, r->failed)) && retarget(r, m, r->failed, now, &miss) == 0) {
+        if (too_long || (r->key_rested && !(r->failed >> (r->deployment - m->deployments) & 1)))
+            *delay_ms = 0;
+        else if (retry_after_ms >= 0 && !r->key_rested)
+            *delay_ms = retry_after_ms;
+        else
+            *delay_ms =
+                gw_retry_backoff_ms(&m->retries, n, (double)(gw_fast_random() >> 11) / 0x1p53);
+        return 0;
+    }
+    /* every key of what is left rests: wait for the first one back, when
+     * that is soon enough */
+    long long back = miss.keys_back_us;
+    if (r->key_rested && back > now && back - now <= (long long)m->retries.max_backoff_ms * 1000 &&
+        retarget(r, m, r->failed, back, &miss) == 0) {
+        *delay_ms = (back - now + 999) / 1000;
+        return 0;
+    }
+    return -1;
+}
+
+void gw_route_key_limited(struct gw_request *r, long long retry_after_ms)
+{
+    const struct gw_keypool *pool =
+        r->deployment ? pool_of(rstate(r), r->deployment->provider) : NULL;
+    if (!r->pool_key || !pool || pool->n < 2 || r->key_rested)
+        return;
+    gw_pool_key_cool(r->pool_key, r->provider, retry_after_ms, gw_now_us());
+    r->key_rested = 1;
+}
+
+int gw_route_retry(struct gw_request *r, enum gw_retry_reason why, long long retry_after_ms,
                    long long *delay_ms)
 {
     const struct gw_model_cfg *m = r->model;
     size_t cur = (size_t)(r->deployment - m->deployments);
     const struct route_model *rm = route_model(r, m);
-    int rc = -1;
-    if (cur < 64)
-        r->failed |= 1ULL << cur;
+    int context_window = why == GW_RETRY_CONTEXT_WINDOW, rc = -1, fallback = 0;
+    long long now = gw_now_us();
     *delay_ms = 0;
+    /* the failed attempt's key: a 429 puts a key of a pool to rest */
+    r->key_rested = 0;
+    if (why == GW_RETRY_RATE_LIMITED)
+        gw_route_key_limited(r, retry_after_ms);
+    end_key(r, 0, 1);
     const struct gw_model_cfg *asked = gw_config_model(r->cfg, r->model_name);
     if (context_window) {
+        if (cur < 64)
+            r->failed |= 1ULL << cur;
         const char *const *cw = asked ? asked->context_window_fallbacks : NULL;
         if (r->fallbacks != cw) { /* start the context-window list */
             r->fallbacks = cw;
             r->next_fallback = 0;
         }
     } else if (r->group_attempts < m->retries.attempts) {
-        /* a Retry-After longer than max_backoff_ms is not waited for: another
-         * deployment now, or the next model */
-        int too_long = retry_after_ms > m->retries.max_backoff_ms;
-        int n = r->group_attempts;
-        if ((!too_long || untried(m, r->failed)) && retarget(r, m, r->failed) == 0) {
+        if (retry_in_group(r, m, cur, retry_after_ms, now, delay_ms) == 0) {
             r->group_attempts++;
-            if (too_long)
-                *delay_ms = 0;
-            else if (retry_after_ms >= 0)
-                *delay_ms = retry_after_ms;
-            else
-                *delay_ms =
-                    gw_retry_backoff_ms(&m->retries, n, (double)(gw_fast_random() >> 11) / 0x1p53);
             rc = 0;
         }
+    } else if (cur < 64) {
+        r->failed |= 1ULL << cur;
     }
     if (rc != 0 && !r->fallbacks && !context_window && asked) {
         r->fallbacks = asked->fallbacks; /* the group is done: its fallbacks */
@@ -378,21 +611,26 @@ int gw_route_retry(struct gw_request *r, int context_window, long long retry_aft
     }
     while (rc != 0 && r->fallbacks && r->fallbacks[r->next_fallback]) {
         const struct gw_model_cfg *fm = gw_config_model(r->cfg, r->fallbacks[r->next_fallback++]);
-        if (fm && retarget(r, fm, 0) == 0) {
+        struct miss miss;
+        if (fm && retarget(r, fm, 0, now, &miss) == 0) {
             r->failed = 0;
             r->group_attempts = 1;
             rc = 0;
+            fallback = 1;
         }
     }
     if (rc != 0)
         return -1; /* the done hook records the last attempt with the answer */
-    if (rm) {      /* the failed attempt: one finish for its one start */
+    gw_retry_count(why, fallback);
+    if (rm) { /* the failed attempt: one finish for its one start */
         struct gw_deployment *d = rm->live[cur];
         gw_deployment_end(d);
         gw_deployment_finish(d, &m->breaker,
-                             context_window ? GW_OUTCOME_NEUTRAL : GW_OUTCOME_FAILURE, 0,
-                             (uintptr_t)r, gw_now_us());
+                             context_window || r->key_rested ? GW_OUTCOME_NEUTRAL
+                                                             : GW_OUTCOME_FAILURE,
+                             0, (uintptr_t)r, now);
     }
+    r->key_rested = 0; /* it was the failed attempt's */
     r->retry_pending = 1;
     return 0;
 }
@@ -400,6 +638,7 @@ int gw_route_retry(struct gw_request *r, int context_window, long long retry_aft
 void gw_route_retry_started(struct gw_request *r)
 {
     r->retry_pending = 0;
+    use_key(r, rstate(r), NULL);
 }
 
 /* The x-gw-attempts header says 0 when the gateway answered itself after
@@ -411,34 +650,54 @@ static void no_attempt(struct gw_request *r)
             h->value = "0";
 }
 
+/* A success: r's prefix is warm where it was served, for as long as the
+ * provider keeps prompts cached. */
+static void remember_prefix(struct gw_request *r, const struct route_model *rm,
+                            struct gw_deployment *d, uintptr_t key, long long now)
+{
+    const struct route_state *st = rstate(r);
+    const struct gw_model_cfg *asked = gw_config_model(r->cfg, r->model_name);
+    if (!r->affinity_fp || !st || !st->affinity || !rm || r->provider->prompt_cache_ttl_s <= 0 ||
+        !asked || asked->index != r->model->index)
+        return; /* a fallback model's deployment is no target for the model asked */
+    gw_affinity_record(st->affinity, r->affinity_fp, (uintptr_t)d, key,
+                       now + (long long)r->provider->prompt_cache_ttl_s * 1000000);
+}
+
 static void done(struct gw_request *r)
 {
     if (r->api == GW_API_COUNT_TOKENS || !r->deployment)
         return;
+    int streaming;
+    pthread_mutex_lock(&r->mu);
+    streaming = r->streaming;
+    pthread_mutex_unlock(&r->mu);
+    long long now = gw_now_us();
+    /* made no call: the gateway refused after routing (a budget...) */
+    int called = r->retry_pending ? 0 : streaming || r->t_up_start_us || r->status < 400;
+    enum gw_outcome o =
+        called ? gw_deployment_outcome(r->status, r->error, streaming) : GW_OUTCOME_NONE;
+    if (o == GW_OUTCOME_FAILURE && r->key_rested)
+        o = GW_OUTCOME_NEUTRAL; /* the key rests; the deployment is not at fault */
+    uintptr_t key = (uintptr_t)r->pool_key;
+    end_key(r, o == GW_OUTCOME_SUCCESS ? r->prompt_tokens + r->completion_tokens : 0, called);
     const struct route_model *rm = route_model(r, r->model);
     if (!rm)
         return;
     struct gw_deployment *d = rm->live[r->deployment - r->model->deployments];
     gw_deployment_end(d);
     if (r->retry_pending) { /* chosen for a retry that was never made */
-        gw_deployment_finish(d, &r->model->breaker, GW_OUTCOME_NONE, 0, (uintptr_t)r, gw_now_us());
+        gw_deployment_finish(d, &r->model->breaker, GW_OUTCOME_NONE, 0, (uintptr_t)r, now);
         return;
     }
-    int streaming;
-    pthread_mutex_lock(&r->mu);
-    streaming = r->streaming;
-    pthread_mutex_unlock(&r->mu);
     long long ttfb = r->t_up_start_us && r->t_up_first_us > r->t_up_start_us
                          ? r->t_up_first_us - r->t_up_start_us
                          : 0;
-    if (!streaming && !r->t_up_start_us && r->status >= 400) {
+    if (!called)
         no_attempt(r);
-        gw_deployment_finish(d, &r->model->breaker, GW_OUTCOME_NONE, 0, (uintptr_t)r, gw_now_us());
-        return;
-    }
-    gw_deployment_finish(d, &r->model->breaker,
-                         gw_deployment_outcome(r->status, r->error, streaming), ttfb, (uintptr_t)r,
-                         gw_now_us());
+    if (o == GW_OUTCOME_SUCCESS)
+        remember_prefix(r, rm, d, key, now);
+    gw_deployment_finish(d, &r->model->breaker, o, ttfb, (uintptr_t)r, now);
 }
 
 const struct gw_stage gw_stage_route = {

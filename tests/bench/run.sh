@@ -88,7 +88,7 @@ if [ "$(ulimit -n)" -lt 4096 ]; then
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/gw-bench.XXXXXX") || exit 1
-MOCK_PID="" NGX_PID="" GW_PID=""
+MOCK_PID="" NGX_PID="" GW_PID="" GWC_PID=""
 FAILED=0
 T_START=$(date +%s)
 
@@ -128,6 +128,7 @@ stop_pid() {
 cleanup() {
     trap - EXIT INT TERM
     [ -n "$GW_PID" ] && stop_pid "$GW_PID"
+    [ -n "$GWC_PID" ] && stop_pid "$GWC_PID"
     [ -n "$NGX_PID" ] && stop_pid "$NGX_PID"
     [ -n "$MOCK_PID" ] && stop_pid "$MOCK_PID"
     GW_PID="" NGX_PID="" MOCK_PID=""
@@ -324,6 +325,10 @@ warm() {
 
 # ---------------------------------------------------------------- start
 
+# semantic matching: evaluation table and index latency (CPU only, before
+# any server runs; tests/bench/semantic_bench.c, docs/semantic.md)
+"$B/semantic_bench" || problem "semantic_bench failed or missed an aim (see its output above)"
+
 printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello bench"}]}' >"$TMP/body-plain.json"
 printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello bench"}],"stream":true}' >"$TMP/body-stream.json"
 
@@ -365,6 +370,8 @@ models:
 # every stage on (content policy, rate limits), with limits the load never reaches
 content_policy: { enabled: true, blocked_patterns: ["ignore previous instructions"] }
 rate_limiting: { enabled: true, defaults: { rpm: 100000000, tpm: 100000000000 } }
+# the response cache off: wrk repeats one request, which it would answer itself
+cache: { enabled: false }
 EOF
 MOCK_KEY=bench-provider-key "$GATEWAYD" -c "$TMP/gatewayd.yaml" >"$TMP/gatewayd.log" 2>&1 &
 GW_PID=$!
@@ -465,6 +472,90 @@ if command -v sqlite3 >/dev/null 2>&1; then
     *) [ "$ROWS" -ge $((REQS_ALL - REQS_ALL / 100)) ] || problem "usage rows missing: $ROWS rows for $REQS_ALL requests" ;;
     esac
 fi
+# ---------------------------------------------------------------- the cache
+#
+# A second gatewayd with the response cache on (same provider, same stages):
+# exact hits (one request repeated) against misses (a different request each
+# time, each sent to the mock and stored), both at 100 connections with
+# tests/bench/cache.lua; then the gateway's own time of a hit (its
+# x-gw-overhead-us header) over every answer of a 10-connection run.
+
+# run_cache_wrk MODE CONNS [OVERHEAD]: stores cache_MODE_rps; with OVERHEAD
+# instead cache_p50_us / cache_p99_us of the hits' x-gw-overhead-us
+run_cache_wrk() {
+    m=$1 c=$2 ov=${3:-0}
+    out=$TMP/wrk-cache-$m-$c.txt
+    alive "$GWC_PID" || die "gatewayd (cache) died (see $TMP/gatewayd-cache.log)"
+    BENCH_CACHE=$m BENCH_OVERHEAD=$ov BENCH_KEY=$CKEY timeout $((SECS + 30)) \
+        wrk -t2 -c"$c" -d"${SECS}s" --timeout 10s -s "$HERE/cache.lua" "http://127.0.0.1:$GWC_PORT" >"$out" 2>&1
+    rc=$?
+    line=$(grep -E '^BENCH( [a-z_]+=[0-9]+)+$' "$out" | tail -n 1)
+    if [ $rc != 0 ] || [ -z "$line" ]; then
+        problem "cache $m c=$c: wrk failed (status $rc): $(tail -n 3 "$out" | tr '\n' ' ')"
+        return
+    fi
+    eval "$(printf '%s' "$line" | sed 's/^BENCH //; s/\([a-z_]*\)=/W_\1=/g')"
+    errs=$((W_connect + W_read + W_write + W_status + W_timeout))
+    rps=$(awk -v n="$W_requests" -v us="$W_duration_us" 'BEGIN { printf "%d", (us > 0 ? n / (us / 1e6) : 0) }')
+    extra=""
+    if [ "$ov" = 1 ]; then
+        oline=$(grep -E '^OVERHEAD( [a-z0-9_]+=[0-9]+)+$' "$out" | tail -n 1)
+        O_n=0 O_p50_us="" O_p99_us="" O_max_us=""
+        [ -n "$oline" ] && eval "$(printf '%s' "$oline" | sed 's/^OVERHEAD //; s/\([a-z0-9_]*\)=/O_\1=/g')"
+        setr cache_p50_us "$O_p50_us"
+        setr cache_p99_us "$O_p99_us"
+        extra="  x-gw-overhead-us p50 ${O_p50_us:-?} p99 ${O_p99_us:-?} max ${O_max_us:-?} over $O_n answers"
+        [ "$O_n" -gt 0 ] || problem "cache $m c=$c: no x-gw-overhead-us collected"
+    else
+        setr "cache_${m}_rps" "$rps"
+    fi
+    printf '  %-8s %-10s c=%-4s %7s req/s  %8s requests  errors %s%s\n' \
+        gatewayd "cache-$m" "$c" "$rps" "$W_requests" "$errs" "$extra"
+    if [ "$W_requests" = 0 ]; then
+        problem "cache $m c=$c: no request completed"
+    elif [ $((errs * 100)) -gt $((W_requests * MAXERR)) ]; then
+        problem "cache $m c=$c: $errs errors in $W_requests requests"
+    fi
+}
+
+GWC_PORT=$(free_port)
+mkdir -p "$TMP/gwc"
+cat >"$TMP/gatewayd-cache.yaml" <<EOF
+listen: 127.0.0.1:$GWC_PORT
+data_dir: $TMP/gwc
+log_level: warn
+providers:
+  - { name: mock, type: openai, base_url: "http://127.0.0.1:$MOCK_PORT/v1", api_key: "env:MOCK_KEY" }
+models:
+  - name: gpt-4o-mini
+    deployments: [ { provider: mock, model: gpt-4o-mini } ]
+    pricing: { input_per_mtok: 0.15, output_per_mtok: 0.6 }
+content_policy: { enabled: true, blocked_patterns: ["ignore previous instructions"] }
+rate_limiting: { enabled: true, defaults: { rpm: 100000000, tpm: 100000000000 } }
+cache: { enabled: true, max_entries: 1000000, max_bytes: 536870912 }
+EOF
+MOCK_KEY=bench-provider-key "$GATEWAYD" -c "$TMP/gatewayd-cache.yaml" >"$TMP/gatewayd-cache.log" 2>&1 &
+GWC_PID=$!
+wait_http "http://127.0.0.1:$GWC_PORT/health" || die "gatewayd (cache) did not start: $(tail -n 5 "$TMP/gatewayd-cache.log")"
+i=0
+while [ ! -S "$TMP/gwc/gwctl.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+CKEY=$(timeout 10 "$GWCTL" -s "$TMP/gwc/gwctl.sock" --json key create --name bench 2>"$TMP/gwctl-cache.err" |
+    sed -n 's/.*"key": *"\([^"]*\)".*/\1/p')
+[ -n "$CKEY" ] || die "gwctl key create (cache) failed: $(cat "$TMP/gwctl-cache.err")"
+say "bench: response cache: gatewayd :$GWC_PORT (pid $GWC_PID) with the cache on; hits vs misses (wrk -t2, ${SECS}s)"
+# the entry the hits find
+curl -s -o /dev/null -H 'Content-Type: application/json' -H "Authorization: Bearer $CKEY" \
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello cached bench"}]}' \
+    "http://127.0.0.1:$GWC_PORT/v1/chat/completions"
+sleep 0.2
+run_cache_wrk hit 100
+run_cache_wrk miss 100
+run_cache_wrk hit 10 1
+stop_pid "$GWC_PID"
+gwc_rc=$?
+GWC_PID=""
+[ $gwc_rc = 0 ] || problem "gatewayd (cache) exited with status $gwc_rc after SIGTERM"
+
 stop_pid "$NGX_PID"
 NGX_PID=""
 stop_pid "$MOCK_PID"
@@ -543,6 +634,17 @@ tools="$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), wrk $(wrk -v 2>&1 | sed
         if (g > 8192 && bpr > 16) printf "GREW %+.1f MiB over the %d requests after the 1,000-connection runs (%.0f B/request)", g / 1024, n, bpr
         else printf "did not grow: %+.1f MiB over the %d requests after the 1,000-connection runs", g / 1024, n }')
     say "| RSS does not grow | both | start $(mib "$RSS_START"), after ${REQS_WARM}-request warm-up $(mib "$RSS_WARM"), after the 1,000-connection runs $(mib "$RSS_HIGH"), end $(mib "$RSS_END") MiB (peak $(mib "$HWM_END")) | | ${mem} |"
+    say ""
+    say "| response cache (gatewayd, cache on) | measured | aim | verdict |"
+    say "|---|---:|---|---|"
+    ch=$(getr cache_hit_rps) cm=$(getr cache_miss_rps)
+    cr=$(awk -v a="$ch" -v b="$cm" 'BEGIN { if (a != "" && b + 0 > 0) printf "%.2f", a / b }')
+    say "| rps@100, exact hits (one request repeated) | $(nz "$ch") | | |"
+    say "| rps@100, misses (a new request each time: to the mock, stored) | $(nz "$cm") | | |"
+    say "| hits / misses | $(nz "$cr")× | ≥ 5× | $(verdict "$cr" 1 'a >= 5') |"
+    p50=$(getr cache_p50_us) p99=$(getr cache_p99_us)
+    p99ms=$(awk -v a="$p99" 'BEGIN { if (a != "") printf "%.3f", a / 1000 }')
+    say "| a hit's gateway time (x-gw-overhead-us), 10 connections: p50 / p99 | $(nz "$p50") / $(nz "$p99") µs | p99 < 0.3 ms | $(verdict "$p99ms" 1 'a + 0 < 0.3') |"
     say ""
     say "Fixed rate of the latency runs: $(getr plain_rate) req/s non-stream, $(getr stream_rate) req/s stream ($H2C HTTP/1.1 connections). ${SECS}s per run; $NCPU CPUs shared by the load generator, the mock, nginx and gatewayd."
     say "CPU µs/req: nginx master+workers, gatewayd all threads, measured over the 100-connection run; the direct row shows the mock's own cost."

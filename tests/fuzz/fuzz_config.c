@@ -21,7 +21,8 @@ static void check_config(const struct gw_config *cfg)
         const struct gw_provider_cfg *p = &cfg->providers[i];
         CHECK(p->name);
         CHECK(gw_config_provider_index(cfg, p->name) >= 0);
-        CHECK(p->type == GW_PROVIDER_ECHO || p->type == GW_PROVIDER_OPENAI);
+        CHECK(p->type >= GW_PROVIDER_ECHO && p->type <= GW_PROVIDER_VERTEX);
+        CHECK(p->type == GW_PROVIDER_ECHO || p->base_url);
     }
     for (size_t i = 0; i < cfg->n_models; i++) {
         const struct gw_model_cfg *m = &cfg->models[i];

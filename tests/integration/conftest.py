@@ -540,6 +540,7 @@ timeouts: {{ connect_ms: 2000, first_byte_ms: 5000, idle_ms: 5000, total_ms: 300
 shutdown_grace_ms: 10000
 rate_limiting: {{ defaults: {{ rpm: 1000000, tpm: 1000000000 }} }}
 routing: {{ circuit_breaker: {{ enabled: false }}, retries: {{ attempts: 1 }} }}
+cache: {{ enabled: false }}
 {extra}""".format(port=port, data_dir=data_dir, mock_port=mock_port, dead_port=dead_port,
                   models=BASE_MODELS, extra_models=extra_models, extra=extra, max_body=max_body,
                   limits_extra=(", " + limits_extra) if limits_extra else "",

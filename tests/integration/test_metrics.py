@@ -61,4 +61,4 @@ def test_budget_refusals_counted(gw):
 def test_metrics_format_is_prometheus(gw):
     body = http_request(gw.port, "GET", "/metrics").body.decode()
     for line in body.splitlines():
-        assert re.match(r'^(# (HELP|TYPE) \w+ .+|\w+(\{[\w="+.,-]*\})? [0-9.e+-]+)$', line), line
+        assert re.match(r'^(# (HELP|TYPE) \w+ .+|\w+(\{[\w="+.,:/-]*\})? [0-9.e+-]+)$', line), line

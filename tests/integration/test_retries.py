@@ -212,3 +212,33 @@ def test_config_rejects_unknown_and_self_fallbacks(tmp_path, mock, dead_port):
                              env=dict(os.environ, MOCK_PROVIDER_KEY=PROVIDER_KEY))
         assert res.returncode != 0
         assert what in res.stderr and "gatewayd.yaml:" in res.stderr, res.stderr
+
+
+def test_retry_and_fallback_counters(make_gateway, arm):
+    g = make_gateway(extra_models=model("cnt", ["provider: mock, model: c1"],
+                                        retries="retries: { attempts: 2, backoff_ms: 1 }",
+                                        fallbacks=["cnt-backup"]) +
+                     model("cntd", ["provider: dead, model: c2"], retries="retries: { attempts: 1 }",
+                           fallbacks=["cnt-backup"]) +
+                     model("cnt-backup", ["provider: mock, model: c3"]))
+    key = g.create_key("cnt")["key"]
+    arm(503, count=1)
+    r = g.chat(key, "hi " + marker(), model="cnt")  # 503, retried on the same deployment
+    assert r.status == 200 and r.headers["x-gw-attempts"] == "2", r
+    arm(503, count=2)
+    r = g.chat(key, "hi " + marker(), model="cnt")  # 503 twice: the group is used up
+    assert r.status == 200 and r.headers["x-gw-deployment"] == "mock/c3", r
+    r = g.chat(key, "hi " + marker(), model="cntd")  # unreachable, straight to the fallback
+    assert r.status == 200 and r.headers["x-gw-deployment"] == "mock/c3", r
+    c = {}
+    for line in http_request(g.port, "GET", "/metrics").body.decode().splitlines():
+        if line.startswith(("gw_retries_total", "gw_fallbacks_total")):
+            name, _, value = line.rpartition(" ")
+            c[name] = float(value)
+    assert c['gw_retries_total{reason="server_error"}'] == 3
+    assert c['gw_retries_total{reason="unreachable"}'] == 1
+    assert c['gw_retries_total{reason="rate_limited"}'] == 0
+    assert c['gw_retries_total{reason="timeout"}'] == 0
+    assert c["gw_fallbacks_total"] == 2
+    st = g.gwctl("status")["retries"]
+    assert st["server_error"] == 3 and st["unreachable"] == 1 and st["fallbacks"] == 2

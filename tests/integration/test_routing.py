@@ -428,7 +428,7 @@ def test_status_and_metrics_list_deployments(make_gateway):
     assert re.search(r"^vis +mock/vis-1 +weighted +closed", p.stdout, re.M), p.stdout
     body = http_request(g.port, "GET", "/metrics").body.decode()
     for line in body.splitlines():  # the exposition stays valid
-        assert re.match(r'^(# (HELP|TYPE) \w+ .+|\w+(\{[\w="+.,-]*\})? [0-9.e+-]+)$', line), line
+        assert re.match(r'^(# (HELP|TYPE) \w+ .+|\w+(\{[\w="+.,:/-]*\})? [0-9.e+-]+)$', line), line
     m = metrics(g)
     for name in ("gw_deployment_in_flight", "gw_deployment_breaker_state",
                  "gw_deployment_requests_total", "gw_deployment_failures_total"):

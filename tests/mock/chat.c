@@ -131,6 +131,11 @@ bool mock_chat_finish(struct mock_chat *c, const char *model, enum mock_format f
     }
     c->model = strdup(model);
     c->reply = mock_make_reply(text, c->dir.words);
+    char *fixed = mock_replies_take(model); /* /_mock/replies wins over the echo */
+    if (fixed) {
+        free(c->reply);
+        c->reply = fixed;
+    }
     if (!c->model || !c->reply || (c->dir.tool[0] && !mock_chat_tool(c)))
         return false;
     c->completion_tokens = mock_count_words(c->reply) + (c->echo ? mock_count_words(c->echo) : 0);

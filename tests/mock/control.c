@@ -1,6 +1,7 @@
 /* The mock's control API under /_mock/: arming and clearing the fault
  * (/_mock/faults), reading and clearing the request log (/_mock/requests),
- * the counters (/_mock/stats) and the OAuth settings (/_mock/config).
+ * the counters (/_mock/stats), the OAuth settings (/_mock/config) and the
+ * fixed replies per model (/_mock/replies).
  * Replies are immediate; these requests are neither recorded nor subject to
  * faults. */
 #include "mock.h"
@@ -61,6 +62,24 @@ static struct MHD_Response *mock_control_config(const char *method, const char *
     return mock_reply_json(mock_oauth_config_dump());
 }
 
+static struct MHD_Response *mock_control_replies(const char *method, const char *body, size_t len,
+                                                 unsigned *status)
+{
+    if (strcmp(method, "POST") == 0) {
+        cJSON *spec = cJSON_ParseWithLength(body, len);
+        const char *err = spec ? mock_replies_set(spec) : "body is not valid JSON";
+        cJSON_Delete(spec);
+        if (err)
+            return mock_control_error(status, MHD_HTTP_BAD_REQUEST, err);
+    } else if (strcmp(method, "DELETE") == 0) {
+        mock_replies_clear();
+    } else if (strcmp(method, "GET") != 0) {
+        return mock_control_error(status, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET, POST or DELETE");
+    }
+    *status = MHD_HTTP_OK;
+    return mock_reply_json(mock_replies_dump());
+}
+
 struct MHD_Response *mock_control_handle(const char *method, const char *url, const char *body,
                                          size_t len, unsigned *status)
 {
@@ -70,6 +89,8 @@ struct MHD_Response *mock_control_handle(const char *method, const char *url, co
         return mock_control_faults(method, body, len, status);
     if (strcmp(url, "/_mock/config") == 0)
         return mock_control_config(method, body, len, status);
+    if (strcmp(url, "/_mock/replies") == 0)
+        return mock_control_replies(method, body, len, status);
     if (strcmp(url, "/_mock/requests") == 0 && get) {
         *status = MHD_HTTP_OK;
         return mock_reply_json(mock_record_dump());

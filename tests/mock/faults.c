@@ -80,6 +80,8 @@ static void mock_directive_apply(char *item, struct mock_directives *d)
         d->cached = n;
     else if (strcmp(item, "cache_write") == 0 && mock_directive_number(v, 0, 1L << 40, &n))
         d->cache_write = n;
+    else if (strcmp(item, "split") == 0 && mock_directive_number(v, 1, 1000000, &n))
+        d->split = n;
     else if (strcmp(item, "tool") == 0 && v && mock_name_valid(v, 64, NULL))
         snprintf(d->tool, sizeof d->tool, "%s", v);
     else if (strcmp(item, "stop") == 0 && v)

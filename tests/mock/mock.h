@@ -56,6 +56,7 @@ struct mock_directives {
     long drop_after;     /* abort after N word chunks (stream) or bytes; -1 = never */
     long cached;         /* prompt tokens reported as read from the prompt cache */
     long cache_write;    /* prompt tokens reported as written to the cache */
+    long split;          /* stream: each word as events of at most N bytes; 0 = whole */
     char tool[65];       /* answer with a call to this tool; "" = none */
     bool hang, garbage, no_usage, sse_garbage;
     bool stop_max;         /* the stop reason is the format's max-tokens reason */
@@ -330,6 +331,15 @@ void mock_oauth_token(struct mock_call *call);
 void mock_oauth_count(void);
 /* true when authorization is "Bearer <live token issued here>". */
 bool mock_oauth_bearer_ok(struct MHD_Connection *conn);
+/* ---- replies.c: fixed replies per model (/_mock/replies) ---- */
+
+/* NULL on success, else what is wrong with spec. */
+const char *mock_replies_set(const cJSON *spec);
+char *mock_replies_dump(void); /* malloc'd JSON */
+void mock_replies_clear(void);
+/* The fixed reply for model (malloc'd; one use consumed), or NULL. */
+char *mock_replies_take(const char *model);
+
 /* GET/POST/DELETE /_mock/config. */
 char *mock_oauth_config_dump(void);
 const char *mock_oauth_config_set(const cJSON *spec);

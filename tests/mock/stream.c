@@ -82,6 +82,42 @@ static bool mock_stream_word(const char *cursor, const char **e, const char **ne
     return *e != cursor;
 }
 
+/* Renders text[0..n) as one word event, or with split=N as several events
+ * of at most N bytes each (never inside a UTF-8 character), sent together. */
+static bool mock_stream_render_text(struct mock_stream *s, const char *text, size_t n, char **out,
+                                    size_t *len)
+{
+    size_t piece = s->chat.dir.split > 0 ? (size_t)s->chat.dir.split : n;
+    struct mock_buf all = {0};
+    for (size_t at = 0; at < n || (n == 0 && at == 0);) {
+        size_t k = n - at < piece ? n - at : piece;
+        while (at + k < n && k > 1 && ((unsigned char)text[at + k] & 0xc0) == 0x80)
+            k--;
+        while (at + k < n && ((unsigned char)text[at + k] & 0xc0) == 0x80)
+            k++; /* a character longer than N goes whole */
+        char *ev = NULL;
+        size_t evlen = 0;
+        if (!s->fmt->render(&s->chat, MOCK_EV_WORD, text + at, k, &ev, &evlen)) {
+            mock_buf_free(&all);
+            return false;
+        }
+        if (piece == n && at == 0) { /* whole: the common case, no copy */
+            *out = ev;
+            *len = evlen;
+            return true;
+        }
+        if (ev)
+            mock_buf_add(&all, ev, evlen);
+        free(ev);
+        at += k ? k : 1;
+    }
+    if (all.oom)
+        return false;
+    *out = all.p;
+    *len = all.len;
+    return true;
+}
+
 /* Renders the word at the cursor: with one trailing space unless it is the
  * last, so the concatenated words equal the reply with whitespace runs
  * collapsed. */
@@ -96,10 +132,10 @@ static bool mock_stream_render_word(struct mock_stream *s, char **out, size_t *l
         if (!tmp)
             return false;
         tmp[n] = ' ';
-        ok = s->fmt->render(&s->chat, MOCK_EV_WORD, tmp, n + 1, out, len);
+        ok = mock_stream_render_text(s, tmp, n + 1, out, len);
         free(tmp);
     } else {
-        ok = s->fmt->render(&s->chat, MOCK_EV_WORD, w, n, out, len);
+        ok = mock_stream_render_text(s, w, n, out, len);
     }
     s->cursor = next;
     s->words_sent++;
