@@ -32,6 +32,11 @@ cJSON *gw_admin_dispatch(struct gw_admin_ctx *ctx, const char *cmd, const cJSON 
 cJSON *gw_admin_fail(struct gw_admin_ctx *ctx, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern gw_admin_reload_fn gw_admin_reload;
+/* A command argument that must be a non-empty string when present: 1 with
+ * *out set (it belongs to args), 0 when absent or null, -1 (error set on
+ * ctx) when it is anything else. */
+int gw_admin_arg_str(struct gw_admin_ctx *ctx, const cJSON *args, const char *name,
+                     const char **out);
 
 /* admin_requests.c: request.show, a request's stored answer. */
 cJSON *gw_admin_cmd_request_show(struct gw_admin_ctx *ctx, const cJSON *args);

@@ -16,19 +16,6 @@
 #define LIST_DEFAULT 50
 #define LIST_MAX     1000
 
-static int str_arg(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, const char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsString(v) || !*v->valuestring) {
-        gw_admin_fail(ctx, "bad_request", "\"%s\" must be a non-empty string", name);
-        return -1;
-    }
-    *out = v->valuestring;
-    return 1;
-}
-
 /* A non-negative integer argument: 1 and *out, 0 when absent, -1 (error set). */
 static int int_arg(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, long long *out)
 {
@@ -50,7 +37,7 @@ static int int_arg(struct gw_admin_ctx *ctx, const cJSON *args, const char *name
 static int key_arg(struct gw_admin_ctx *ctx, const cJSON *args, sqlite3_stmt **st, const char **id)
 {
     const char *k = NULL;
-    int rc = str_arg(ctx, args, "key", &k);
+    int rc = gw_admin_arg_str(ctx, args, "key", &k);
     if (rc <= 0)
         return rc;
     if (sqlite3_prepare_v2(ctx->db,
@@ -122,8 +109,8 @@ cJSON *gw_admin_cmd_cache_list(struct gw_admin_ctx *ctx, const cJSON *args)
     long long limit = LIST_DEFAULT;
     sqlite3_stmt *kst = NULL;
     cJSON *res = NULL;
-    if (str_arg(ctx, args, "model", &f.model) < 0 || key_arg(ctx, args, &kst, &f.key_id) < 0 ||
-        int_arg(ctx, args, "limit", &limit) < 0)
+    if (gw_admin_arg_str(ctx, args, "model", &f.model) < 0 ||
+        key_arg(ctx, args, &kst, &f.key_id) < 0 || int_arg(ctx, args, "limit", &limit) < 0)
         goto out;
     if (limit < 1 || limit > LIST_MAX) {
         gw_admin_fail(ctx, "bad_request", "\"limit\" must be from 1 to %d", LIST_MAX);
@@ -181,7 +168,8 @@ cJSON *gw_admin_cmd_cache_purge(struct gw_admin_ctx *ctx, const cJSON *args)
     sqlite3_stmt *kst = NULL;
     cJSON *res = NULL;
     int have_older;
-    if (str_arg(ctx, args, "model", &f.model) < 0 || key_arg(ctx, args, &kst, &f.key_id) < 0 ||
+    if (gw_admin_arg_str(ctx, args, "model", &f.model) < 0 ||
+        key_arg(ctx, args, &kst, &f.key_id) < 0 ||
         (have_older = int_arg(ctx, args, "older_than", &older)) < 0)
         goto out;
     int all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "all"));

@@ -37,8 +37,8 @@ cJSON *gw_admin_fail(struct gw_admin_ctx *ctx, const char *code, const char *fmt
 
 /* ---- argument helpers ------------------------------------------------- */
 
-/* Returns 1 and sets *out if present, 0 if absent, -1 (error set) if wrong. */
-static int arg_str(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, const char **out)
+int gw_admin_arg_str(struct gw_admin_ctx *ctx, const cJSON *args, const char *name,
+                     const char **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
     if (!v || cJSON_IsNull(v))
@@ -176,7 +176,7 @@ static int check_settings(struct gw_admin_ctx *ctx, const cJSON *args)
         double v;
         const char *p;
         if (settings[i].kind == S_PERIOD) {
-            if (arg_str(ctx, args, settings[i].arg, &p) < 0)
+            if (gw_admin_arg_str(ctx, args, settings[i].arg, &p) < 0)
                 return -1;
             const cJSON *j = cJSON_GetObjectItemCaseSensitive(args, settings[i].arg);
             if (cJSON_IsString(j) && gw_budget_period_parse(j->valuestring) < 0) {
@@ -344,9 +344,9 @@ static cJSON *cmd_key_create(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     struct key_insert k = {.now = time(NULL), .args = args};
     const char *team = NULL;
-    if (arg_str(ctx, args, "name", &k.name) != 1)
+    if (gw_admin_arg_str(ctx, args, "name", &k.name) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
-    if (arg_str(ctx, args, "team", &team) < 0 || check_settings(ctx, args) != 0 ||
+    if (gw_admin_arg_str(ctx, args, "team", &team) < 0 || check_settings(ctx, args) != 0 ||
         (k.have_expires = arg_num(ctx, args, "expires_at", 1, &k.expires)) < 0)
         return NULL;
     if (k.have_expires && k.expires <= (double)k.now)
@@ -406,7 +406,7 @@ static cJSON *cmd_key_list(struct gw_admin_ctx *ctx, const cJSON *args)
 static cJSON *cmd_key_show(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     const char *id = NULL;
-    if (arg_str(ctx, args, "id", &id) != 1)
+    if (gw_admin_arg_str(ctx, args, "id", &id) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
     cJSON *k = key_lookup(ctx, id);
     if (!k)
@@ -439,7 +439,7 @@ static int key_revoke_apply(sqlite3 *db, void *arg)
 static cJSON *cmd_key_revoke(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     const char *ref = NULL;
-    if (arg_str(ctx, args, "id", &ref) != 1)
+    if (gw_admin_arg_str(ctx, args, "id", &ref) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
     cJSON *k = key_lookup(ctx, ref);
     if (!k)
@@ -493,7 +493,7 @@ static cJSON *cmd_key_rotate(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     const char *ref = NULL;
     double grace = 0;
-    if (arg_str(ctx, args, "id", &ref) != 1)
+    if (gw_admin_arg_str(ctx, args, "id", &ref) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"id\" is required");
     if (arg_num(ctx, args, "grace_s", 1, &grace) < 0)
         return NULL;
@@ -595,7 +595,7 @@ static int team_insert_apply(sqlite3 *db, void *arg)
 static cJSON *cmd_team_create(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     struct team_insert t = {.args = args};
-    if (arg_str(ctx, args, "name", &t.name) != 1)
+    if (gw_admin_arg_str(ctx, args, "name", &t.name) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
     char *models_json = NULL;
     if (check_settings(ctx, args) != 0 || arg_models(ctx, args, &models_json) < 0)
@@ -647,7 +647,7 @@ static cJSON *update_subject(struct gw_admin_ctx *ctx, const cJSON *args, const 
                              const struct gw_key_settings_change *key_settings)
 {
     const char *ref = NULL;
-    if (arg_str(ctx, args, ref_arg, &ref) != 1)
+    if (gw_admin_arg_str(ctx, args, ref_arg, &ref) != 1)
         return ctx->err_code ? NULL
                              : gw_admin_fail(ctx, "bad_request", "\"%s\" is required", ref_arg);
     char *models_json = NULL;
@@ -707,7 +707,7 @@ static cJSON *cmd_team_list(struct gw_admin_ctx *ctx, const cJSON *args)
 static cJSON *cmd_team_show(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     const char *name = NULL;
-    if (arg_str(ctx, args, "name", &name) != 1)
+    if (gw_admin_arg_str(ctx, args, "name", &name) != 1)
         return ctx->err_code ? NULL : gw_admin_fail(ctx, "bad_request", "\"name\" is required");
     cJSON *team = team_lookup(ctx, name);
     if (!team)
@@ -733,7 +733,7 @@ static cJSON *cmd_usage_report(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     const char *by = "key";
     double since = 0;
-    if (arg_str(ctx, args, "by", &by) < 0 || arg_num(ctx, args, "since", 1, &since) < 0)
+    if (gw_admin_arg_str(ctx, args, "by", &by) < 0 || arg_num(ctx, args, "since", 1, &since) < 0)
         return NULL;
     const char *group, *cols;
     if (strcmp(by, "key") == 0) {

@@ -21,20 +21,6 @@
 
 /* ---- arguments ----------------------------------------------------------- */
 
-/* Returns 1 and sets *out if present, 0 if absent, -1 (error set) if wrong. */
-static int str_arg(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, const char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsString(v) || !*v->valuestring) {
-        gw_admin_fail(ctx, "bad_request", "\"%s\" must be a non-empty string", name);
-        return -1;
-    }
-    *out = v->valuestring;
-    return 1;
-}
-
 /* A version number argument: 1 and *out, 0 if absent, -1 (error set). */
 static int version_arg(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, int *out)
 {
@@ -55,7 +41,7 @@ static int version_arg(struct gw_admin_ctx *ctx, const cJSON *args, const char *
 static int name_arg(struct gw_admin_ctx *ctx, const cJSON *args, char *name, int *version)
 {
     const char *ref = NULL;
-    int rc = str_arg(ctx, args, "name", &ref);
+    int rc = gw_admin_arg_str(ctx, args, "name", &ref);
     if (rc == 0)
         gw_admin_fail(ctx, "bad_request", "\"name\" is required");
     if (rc != 1)
@@ -266,9 +252,9 @@ cJSON *gw_admin_cmd_prompt_create(struct gw_admin_ctx *ctx, const cJSON *args)
     if (!cJSON_IsString(src))
         return gw_admin_fail(ctx, "bad_request",
                              "\"source\" is required: the template document (text, JSON or YAML)");
-    if (str_arg(ctx, args, "format", &format_name) < 0 ||
-        str_arg(ctx, args, "file_name", &file_name) < 0 ||
-        str_arg(ctx, args, "author", &author) < 0)
+    if (gw_admin_arg_str(ctx, args, "format", &format_name) < 0 ||
+        gw_admin_arg_str(ctx, args, "file_name", &file_name) < 0 ||
+        gw_admin_arg_str(ctx, args, "author", &author) < 0)
         return NULL;
     if (author && strlen(author) > 64)
         return gw_admin_fail(ctx, "bad_request", "\"author\" is at most 64 bytes");
@@ -525,7 +511,8 @@ cJSON *gw_admin_cmd_prompt_rollback(struct gw_admin_ctx *ctx, const cJSON *args)
     char name[GW_PROMPT_MAX_NAME + 2];
     int version = 0, active = 0, latest = 0;
     const char *author = NULL;
-    if (name_arg(ctx, args, name, &version) != 0 || str_arg(ctx, args, "author", &author) < 0)
+    if (name_arg(ctx, args, name, &version) != 0 ||
+        gw_admin_arg_str(ctx, args, "author", &author) < 0)
         return NULL;
     if (!version)
         return gw_admin_fail(ctx, "bad_request",
@@ -608,7 +595,8 @@ cJSON *gw_admin_cmd_prompt_delete(struct gw_admin_ctx *ctx, const cJSON *args)
     char name[GW_PROMPT_MAX_NAME + 2];
     int version = 0, active = 0, latest = 0;
     const char *author = NULL;
-    if (name_arg(ctx, args, name, &version) != 0 || str_arg(ctx, args, "author", &author) < 0)
+    if (name_arg(ctx, args, name, &version) != 0 ||
+        gw_admin_arg_str(ctx, args, "author", &author) < 0)
         return NULL;
     if (version)
         return gw_admin_fail(ctx, "bad_request",

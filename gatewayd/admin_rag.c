@@ -25,25 +25,12 @@
 
 #define MAX_FILE_NAME 255
 
-static int str_arg(struct gw_admin_ctx *ctx, const cJSON *args, const char *name, const char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsString(v) || !*v->valuestring) {
-        gw_admin_fail(ctx, "bad_request", "\"%s\" must be a non-empty string", name);
-        return -1;
-    }
-    *out = v->valuestring;
-    return 1;
-}
-
 /* "collection" (required unless optional): 1 and *out, 0 when absent and
  * optional, -1 (error set) */
 static int collection_arg(struct gw_admin_ctx *ctx, const cJSON *args, int optional,
                           const char **out)
 {
-    int rc = str_arg(ctx, args, "collection", out);
+    int rc = gw_admin_arg_str(ctx, args, "collection", out);
     if (rc < 0)
         return -1;
     if (rc == 0) {
@@ -355,7 +342,7 @@ cJSON *gw_admin_cmd_rag_remove(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     struct rag_remove rr = {0};
     if (collection_arg(ctx, args, 0, &rr.collection) < 0 ||
-        str_arg(ctx, args, "file", &rr.file) < 0)
+        gw_admin_arg_str(ctx, args, "file", &rr.file) < 0)
         return NULL;
     int rc = gw_writer_run(rag_remove_apply, &rr);
     if (rc != SQLITE_OK)
@@ -377,7 +364,7 @@ cJSON *gw_admin_cmd_rag_remove(struct gw_admin_ctx *ctx, const cJSON *args)
 cJSON *gw_admin_cmd_rag_search(struct gw_admin_ctx *ctx, const cJSON *args)
 {
     const char *coll, *query = NULL;
-    if (collection_arg(ctx, args, 0, &coll) < 0 || str_arg(ctx, args, "query", &query) < 0)
+    if (collection_arg(ctx, args, 0, &coll) < 0 || gw_admin_arg_str(ctx, args, "query", &query) < 0)
         return NULL;
     if (!query)
         return gw_admin_fail(ctx, "bad_request", "\"query\" is required");

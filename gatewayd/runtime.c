@@ -1,11 +1,16 @@
 /* The current configuration as a refcounted snapshot. Requests acquire it
  * once at intake (inside a gw_snap read section, then a refcount) and keep it
- * to their end, so a reload never changes a request's config under it. */
+ * to their end, so a reload never changes a request's config under it.
+ * Also each HTTP thread's read-only database connection (gw_runtime_reader). */
 #include "runtime.h"
 
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "db.h"
+#include "log.h"
 #include "pipeline.h"
 #include "snapshot.h"
 
@@ -65,4 +70,34 @@ void gw_runtime_shutdown(void)
     if (cfg_snap_ready)
         gw_snap_destroy(&cfg_snap);
     cfg_snap_ready = 0;
+}
+
+/* ---- per-thread readers ------------------------------------------------- */
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_close(void *db)
+{
+    sqlite3_close(db);
+}
+
+static void reader_make_key(void)
+{
+    pthread_key_create(&reader_key, reader_close);
+}
+
+sqlite3 *gw_runtime_reader(void)
+{
+    pthread_once(&reader_once, reader_make_key);
+    sqlite3 *db = pthread_getspecific(reader_key);
+    if (!db && gw_runtime.db_path[0]) {
+        char err[512];
+        db = gw_db_open(gw_runtime.db_path, GW_DB_READONLY, err, sizeof err);
+        if (!db)
+            gw_error("database reader: %s", err);
+        else
+            pthread_setspecific(reader_key, db);
+    }
+    return db;
 }

@@ -30,4 +30,11 @@ struct gw_runtime_info {
 };
 extern struct gw_runtime_info gw_runtime;
 
+/* This thread's read-only connection to gw_runtime.db_path, opened on first
+ * use and closed when the thread ends (for the stages that read stored
+ * answers and cache entries on the HTTP threads); NULL if it cannot be
+ * opened (logged). */
+struct sqlite3;
+struct sqlite3 *gw_runtime_reader(void);
+
 #endif

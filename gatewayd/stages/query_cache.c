@@ -13,7 +13,6 @@
  * body gw_query_chat_json builds. Its hit count is read from the SQLite tier
  * on a read-only connection of the calling thread (0 while the store is
  * still on its way there). Errors in the API's shape (errors.c). */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,38 +26,10 @@
 #include "request.h"
 #include "runtime.h"
 
-static pthread_key_t db_key;
-static pthread_once_t db_once = PTHREAD_ONCE_INIT;
-
-static void close_db(void *db)
-{
-    sqlite3_close(db);
-}
-
-static void make_key(void)
-{
-    pthread_key_create(&db_key, close_db);
-}
-
-static sqlite3 *thread_db(void)
-{
-    pthread_once(&db_once, make_key);
-    sqlite3 *db = pthread_getspecific(db_key);
-    if (!db && gw_runtime.db_path[0]) {
-        char err[512];
-        db = gw_db_open(gw_runtime.db_path, GW_DB_READONLY, err, sizeof err);
-        if (!db)
-            gw_error("query_cache: %s", err);
-        else
-            pthread_setspecific(db_key, db);
-    }
-    return db;
-}
-
 /* The entry's hit count in SQLite (0: not there yet, or unreadable). */
 static long long hits_of(const unsigned char key[GW_CACHE_KEY_LEN])
 {
-    sqlite3 *db = thread_db();
+    sqlite3 *db = gw_runtime_reader();
     sqlite3_stmt *st = NULL;
     long long n = 0;
     if (db && sqlite3_prepare_v2(db, "SELECT hits FROM cache_entries WHERE key = ?", -1, &st,

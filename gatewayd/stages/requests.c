@@ -10,7 +10,6 @@
  * calling HTTP thread, opened on its first lookup and closed when the
  * thread exits. In WAL mode a reader never waits for the writer, and no
  * lock is shared with other threads. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,35 +24,6 @@
 #define PREFIX       "/v1/gw/requests/"
 #define LIST_DEFAULT 20
 #define LIST_MAX     100
-
-static pthread_key_t db_key;
-static pthread_once_t db_once = PTHREAD_ONCE_INIT;
-
-static void close_db(void *db)
-{
-    sqlite3_close(db);
-}
-
-static void make_key(void)
-{
-    pthread_key_create(&db_key, close_db);
-}
-
-/* This thread's read-only connection (NULL if it cannot be opened). */
-static sqlite3 *thread_db(void)
-{
-    pthread_once(&db_once, make_key);
-    sqlite3 *db = pthread_getspecific(db_key);
-    if (!db) {
-        char err[512];
-        db = gw_db_open(gw_runtime.db_path, GW_DB_READONLY, err, sizeof err);
-        if (!db)
-            gw_error("requests: %s", err);
-        else
-            pthread_setspecific(db_key, db);
-    }
-    return db;
-}
 
 static enum gw_stage_rc unreadable(struct gw_request *r, sqlite3 *db)
 {
@@ -78,7 +48,7 @@ static enum gw_stage_rc list(struct gw_request *r)
         }
         limit = (int)n;
     }
-    sqlite3 *db = thread_db();
+    sqlite3 *db = gw_runtime_reader();
     if (!db || gw_durable_list(db, r->who.key_id, limit, &r->out) < 0)
         return unreadable(r, db);
     return GW_STAGE_RESPOND;
@@ -88,7 +58,7 @@ static enum gw_stage_rc one(struct gw_request *r, const char *id)
 {
     int found = 0;
     if (gw_durable_id_valid(id)) {
-        sqlite3 *db = thread_db();
+        sqlite3 *db = gw_runtime_reader();
         found = db ? gw_durable_lookup(db, id, r->who.key_id, &r->out) : -1;
         if (found < 0)
             return unreadable(r, db);
