@@ -131,6 +131,7 @@ struct gw_cache_semantic_cfg {
     int enabled;
     const char *embedder; /* "local", or what the semantic tier names */
     double threshold;     /* similarity (0..1) a semantic hit needs */
+    const char *model;    /* embedder "provider": the embeddings model (a configured model) */
 };
 
 struct gw_cache_cfg {

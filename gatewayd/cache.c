@@ -74,7 +74,7 @@ static struct {
     atomic_int db_gen; /* changes when db_path does: per-thread connections reopen */
     atomic_llong lookups, hits_exact, misses, waits, stores, evictions_hot, evictions_db,
         expired_hot, expired_db, db_reads, tokens_saved, saved_nano_usd, hits_semantic,
-        semantic_rejected;
+        semantic_rejected, embed_errors;
     atomic_llong hot_entries, hot_bytes, db_entries, db_bytes;
     long long pruned_ms; /* writer thread only */
 } S = {.init_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -675,6 +675,11 @@ void gw_cache_count_semantic(int hit, int rejected)
     atomic_fetch_add(&S.semantic_rejected, rejected);
 }
 
+void gw_cache_count_embed_error(void)
+{
+    atomic_fetch_add(&S.embed_errors, 1);
+}
+
 void gw_cache_count_served(int waited, long long tokens, double usd)
 {
     if (waited)
@@ -817,7 +822,9 @@ struct db_put {
     double cost_usd;
     int has_vec;
     uint64_t sem_partition;
-    unsigned char vec[GW_EMBED_LOCAL_DIM * 4]; /* gw_vec_pack's layout */
+    const char *embedder;
+    unsigned char *vec; /* gw_vec_pack's layout, vec_len bytes, in the block */
+    size_t vec_len;
 };
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -870,8 +877,8 @@ static int store_fn(sqlite3 *db, void *arg)
     sqlite3_bind_double(st, 16, p->cost_usd);
     if (p->has_vec) {
         sqlite3_bind_int64(st, 17, (sqlite3_int64)p->sem_partition);
-        sqlite3_bind_text(st, 18, GW_EMBED_LOCAL_ID, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 19, p->vec, sizeof p->vec, SQLITE_STATIC);
+        sqlite3_bind_text(st, 18, p->embedder, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 19, p->vec, (int)p->vec_len, SQLITE_STATIC);
     }
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -893,8 +900,13 @@ static void db_store(const struct gw_cache_cfg *cfg, const struct gw_cache_put *
 {
     const struct gw_cache_answer *a = p->answer;
     size_t strings = slen(p->partition) + slen(p->key_id) + slen(p->team_id) + slen(p->model) +
-                     slen(a->provider) + slen(a->model) + slen(p->question) + slen(p->request) +
-                     slen(answer_json);
+                     slen(a->provider) + slen(a->model) + slen(p->question) +
+                     slen(p->request ? p->request : "{}") + slen(answer_json);
+    const char *embedder = p->embedder ? p->embedder : GW_EMBED_LOCAL_ID;
+    int dim = p->embedder ? p->dim : GW_EMBED_LOCAL_DIM;
+    size_t vec_len = p->embedding && dim > 0 ? (size_t)dim * 4 : 0;
+    if (vec_len)
+        strings += slen(embedder) + vec_len;
     struct db_put *d = malloc(sizeof *d + strings);
     if (!d)
         return;
@@ -919,11 +931,14 @@ static void db_store(const struct gw_cache_cfg *cfg, const struct gw_cache_put *
     d->cost_usd = p->cost_usd;
     d->bytes = (long long)(strings + 128); /* a row's overhead, roughly */
     d->db_max_bytes = cfg->db_max_bytes;
-    if (p->embedding) {
+    if (vec_len) {
         d->has_vec = 1;
         d->sem_partition = p->sem_partition;
-        gw_vec_pack(p->embedding, GW_EMBED_LOCAL_DIM, d->vec);
-        d->bytes += (long long)sizeof d->vec;
+        d->embedder = place(&at, embedder);
+        d->vec = (unsigned char *)at;
+        d->vec_len = vec_len;
+        gw_vec_pack(p->embedding, dim, d->vec);
+        d->bytes += (long long)vec_len;
     }
     gw_writer_post(&d->a);
 }
@@ -941,8 +956,11 @@ void gw_cache_put(const struct gw_cache_cfg *cfg, const struct gw_cache_put *p)
     /* the row's write is queued before the entry can be hit: a hit's count
      * (gw_cache_touch, queued after) then always finds the row */
     db_store(cfg, p, json.data);
-    if (p->embedding) /* before the hot entry: a match found first just misses */
-        gw_cache_sem_add(p->key, p->sem_partition, p->embedding, p->question, p->expires_ms);
+    if (p->embedding && (!p->embedder || p->dim > 0)) /* before the hot entry: a match found
+                                                        first just misses */
+        gw_cache_sem_add_vec(p->key, p->embedder ? p->embedder : GW_EMBED_LOCAL_ID,
+                             p->sem_partition, p->embedding,
+                             p->embedder ? p->dim : GW_EMBED_LOCAL_DIM, p->question, p->expires_ms);
     struct hot *h = entry_new(p->key, p->partition, p->key_id, p->model, p->answer, p->created_ms,
                               p->expires_ms, p->cost_usd);
     if (h) {
@@ -1074,6 +1092,7 @@ void gw_cache_stats(struct gw_cache_stats *o)
     o->hits_semantic = atomic_load(&S.hits_semantic);
     o->semantic_rejected = atomic_load(&S.semantic_rejected);
     o->semantic_entries = (long long)gw_cache_sem_count();
+    o->embed_errors = atomic_load(&S.embed_errors);
     o->stores = atomic_load(&S.stores);
     o->evictions_hot = atomic_load(&S.evictions_hot);
     o->evictions_db = atomic_load(&S.evictions_db);

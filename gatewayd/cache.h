@@ -176,8 +176,10 @@ struct gw_cache_put {
     const char *partition, *key_id, *team_id; /* key_id, team_id: the request's; may be NULL */
     const char *model;                        /* the name the client asked for */
     const char *question, *request;           /* for the semantic index and `cache show` */
-    const float *embedding; /* the question's local vector (GW_EMBED_LOCAL_DIM); NULL: none */
-    uint64_t sem_partition; /* the semantic tier's partition (with embedding) */
+    const float *embedding;                   /* the question's vector; NULL: none */
+    uint64_t sem_partition;                   /* the semantic tier's partition (with embedding) */
+    const char *embedder; /* the vector's embedder id ("provider:MODEL"); NULL: the local one */
+    int dim;              /* its dimension (with embedder; else GW_EMBED_LOCAL_DIM) */
     const struct gw_cache_answer *answer;
     long long created_ms, expires_ms;
     double cost_usd;
@@ -214,6 +216,12 @@ int64_t gw_cache_sem_id(const unsigned char key[GW_CACHE_KEY_LEN]);
  * replacing what key had; question is copied. */
 void gw_cache_sem_add(const unsigned char key[GW_CACHE_KEY_LEN], uint64_t partition, const float *v,
                       const char *question, long long expires_ms);
+/* The same for a vector of dim floats made by embedder (an id:
+ * GW_EMBED_LOCAL_ID, or "provider:MODEL"): each embedder and dimension has
+ * an index of its own, so vectors of different embedders never meet. */
+void gw_cache_sem_add_vec(const unsigned char key[GW_CACHE_KEY_LEN], const char *embedder,
+                          uint64_t partition, const float *v, int dim, const char *question,
+                          long long expires_ms);
 /* Takes key's vector out (its row left SQLite). */
 void gw_cache_sem_remove(const unsigned char key[GW_CACHE_KEY_LEN]);
 /* Empties the index (at shutdown). */
@@ -224,7 +232,11 @@ size_t gw_cache_sem_count(void);
  * Returns how many, or -1 when q is zero. */
 int gw_cache_sem_search(uint64_t partition, const float *q, float min_sim, long long now_ms,
                         struct gw_arena *a, struct gw_cache_sem_match *out, int k);
-/* Indexes every live vector of the local embedder stored in db (start-up).
+/* The same in embedder's index of dimension dim (none: 0 matches). */
+int gw_cache_sem_search_vec(const char *embedder, uint64_t partition, const float *q, int dim,
+                            float min_sim, long long now_ms, struct gw_arena *a,
+                            struct gw_cache_sem_match *out, int k);
+/* Indexes every live vector stored in db, of every embedder (start-up).
  * Returns how many, or -1 on a database error. */
 int gw_cache_sem_load(sqlite3 *db, long long now_ms);
 
@@ -235,6 +247,7 @@ struct gw_cache_stats {
     long long hits_semantic;                      /* answered from a similar question's entry */
     long long semantic_rejected; /* vector matches the verification step turned down */
     long long semantic_entries;  /* vectors in the semantic index */
+    long long embed_errors;      /* provider embeddings that failed: a semantic miss */
     long long stores, evictions_hot, evictions_db;
     long long expired_hot, expired_db; /* dropped at their expiry, per tier */
     long long db_reads;                /* SQLite lookups (hot misses) */
@@ -252,6 +265,9 @@ void gw_cache_count_unserved(void);
 /* A lookup that missed the exact tier was answered by the semantic one
  * (hit), or a vector match was rejected by verification (rejected: n). */
 void gw_cache_count_semantic(int hit, int rejected);
+/* The provider embedder failed for a request (it went on as a semantic
+ * miss). */
+void gw_cache_count_embed_error(void);
 
 /* Which entries an inspection or a purge concerns: every field set must
  * match (NULL / 0: any). */

@@ -11,7 +11,13 @@
  * one: an entry evicted from memory can still be matched and is read back
  * from SQLite; a row deleted from SQLite (cap, expiry, purge) leaves the
  * index through gw_cache_sem_remove. At start-up gw_cache_sem_load reads
- * every live vector back from SQLite. */
+ * every live vector back from SQLite.
+ *
+ * One semindex per embedder id and dimension (the local embedder's
+ * "gw-local-1" at 256, "provider:MODEL" at whatever the model returns): a
+ * vector is only ever compared with vectors of the same embedder, and a
+ * model that changes its dimension gets an index of its own. An id lives
+ * in one index at a time; stored again by another embedder, it moves. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,8 +31,17 @@
 
 #define TABLE_MIN 1024
 
+/* One embedder's vectors of one dimension. */
+struct space {
+    struct space *next;
+    struct gw_semindex *ix;
+    int dim;
+    char embedder[]; /* NUL-terminated */
+};
+
 struct meta {
     struct meta *next;
+    struct space *sp; /* the index its vector is in */
     int64_t id;
     unsigned char key[GW_CACHE_KEY_LEN];
     long long expires_ms;
@@ -35,7 +50,7 @@ struct meta {
 
 static struct {
     pthread_mutex_t mu;
-    struct gw_semindex *ix; /* NULL until the first add or load */
+    struct space *spaces; /* made at the first add of each; freed at clear */
     struct meta **table;
     size_t n_table, n;
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -63,11 +78,33 @@ static struct meta **find(int64_t id)
     return p;
 }
 
+/* The mutex held: embedder's index of dimension dim, made when create is
+ * set; NULL when there is none (or out of memory). */
+static struct space *space_of(const char *embedder, int dim, int create)
+{
+    for (struct space *sp = T.spaces; sp; sp = sp->next)
+        if (sp->dim == dim && strcmp(sp->embedder, embedder) == 0)
+            return sp;
+    if (!create)
+        return NULL;
+    size_t n = strlen(embedder);
+    struct space *sp = malloc(sizeof *sp + n + 1);
+    if (!sp)
+        return NULL;
+    if (!(sp->ix = gw_semindex_new(dim))) {
+        free(sp);
+        return NULL;
+    }
+    sp->dim = dim;
+    memcpy(sp->embedder, embedder, n + 1);
+    sp->next = T.spaces;
+    T.spaces = sp;
+    return sp;
+}
+
 /* The mutex held; 0 or -1. */
 static int ready(void)
 {
-    if (!T.ix && !(T.ix = gw_semindex_new(GW_EMBED_LOCAL_DIM)))
-        return -1;
     if (!T.table) {
         if (!(T.table = calloc(TABLE_MIN, sizeof *T.table)))
             return -1;
@@ -91,8 +128,9 @@ static int ready(void)
     return 0;
 }
 
-void gw_cache_sem_add(const unsigned char key[GW_CACHE_KEY_LEN], uint64_t partition, const float *v,
-                      const char *question, long long expires_ms)
+void gw_cache_sem_add_vec(const unsigned char key[GW_CACHE_KEY_LEN], const char *embedder,
+                          uint64_t partition, const float *v, int dim, const char *question,
+                          long long expires_ms)
 {
     size_t qn = strlen(question ? question : "");
     struct meta *m = malloc(sizeof *m + qn + 1);
@@ -104,7 +142,8 @@ void gw_cache_sem_add(const unsigned char key[GW_CACHE_KEY_LEN], uint64_t partit
     memcpy(m->question, question ? question : "", qn + 1);
     pthread_mutex_lock(&T.mu);
     struct meta **p, *old = NULL;
-    if (ready() != 0 || gw_semindex_add(T.ix, partition, m->id, v) != 0) {
+    if (ready() != 0 || !(m->sp = space_of(embedder, dim, 1)) ||
+        gw_semindex_add(m->sp->ix, partition, m->id, v) != 0) {
         pthread_mutex_unlock(&T.mu);
         free(m);
         return;
@@ -114,12 +153,21 @@ void gw_cache_sem_add(const unsigned char key[GW_CACHE_KEY_LEN], uint64_t partit
         old = *p;
         *p = old->next;
         T.n--;
+        if (old->sp != m->sp) /* and maybe another embedder's vector */
+            gw_semindex_remove(old->sp->ix, old->id);
     }
     m->next = T.table[slot(m->id, T.n_table)];
     T.table[slot(m->id, T.n_table)] = m;
     T.n++;
     pthread_mutex_unlock(&T.mu);
     free(old);
+}
+
+void gw_cache_sem_add(const unsigned char key[GW_CACHE_KEY_LEN], uint64_t partition, const float *v,
+                      const char *question, long long expires_ms)
+{
+    gw_cache_sem_add_vec(key, GW_EMBED_LOCAL_ID, partition, v, GW_EMBED_LOCAL_DIM, question,
+                         expires_ms);
 }
 
 void gw_cache_sem_remove(const unsigned char key[GW_CACHE_KEY_LEN])
@@ -130,7 +178,7 @@ void gw_cache_sem_remove(const unsigned char key[GW_CACHE_KEY_LEN])
     if (m) {
         *p = m->next;
         T.n--;
-        gw_semindex_remove(T.ix, id);
+        gw_semindex_remove(m->sp->ix, id);
     }
     pthread_mutex_unlock(&T.mu);
     free(m);
@@ -147,8 +195,12 @@ void gw_cache_sem_clear(void)
     free(T.table);
     T.table = NULL;
     T.n_table = T.n = 0;
-    gw_semindex_free(T.ix);
-    T.ix = NULL;
+    for (struct space *sp = T.spaces, *next; sp; sp = next) {
+        next = sp->next;
+        gw_semindex_free(sp->ix);
+        free(sp);
+    }
+    T.spaces = NULL;
     pthread_mutex_unlock(&T.mu);
 }
 
@@ -164,18 +216,20 @@ size_t gw_cache_sem_count(void)
  * still in the table (semindex's own lock makes it safe without; this keeps
  * the pair consistent). Searches are short: an exact scan of one
  * partition, or the prefilter above GW_SEMINDEX_EXACT_MAX. */
-int gw_cache_sem_search(uint64_t partition, const float *q, float min_sim, long long now_ms,
-                        struct gw_arena *a, struct gw_cache_sem_match *out, int k)
+int gw_cache_sem_search_vec(const char *embedder, uint64_t partition, const float *q, int dim,
+                            float min_sim, long long now_ms, struct gw_arena *a,
+                            struct gw_cache_sem_match *out, int k)
 {
     struct gw_semhit hits[GW_CACHE_SEM_MAX];
     if (k > GW_CACHE_SEM_MAX)
         k = GW_CACHE_SEM_MAX;
     int n = 0;
     pthread_mutex_lock(&T.mu);
-    int found = T.ix ? gw_semindex_search(T.ix, partition, q, min_sim, hits, k) : 0;
+    struct space *sp = space_of(embedder, dim, 0);
+    int found = sp ? gw_semindex_search(sp->ix, partition, q, min_sim, hits, k) : 0;
     for (int i = 0; i < found; i++) {
         struct meta **p = find(hits[i].id), *m = p ? *p : NULL;
-        if (!m || m->expires_ms <= now_ms)
+        if (!m || m->sp != sp || m->expires_ms <= now_ms)
             continue; /* expired: SQLite's pruning takes it out of the index */
         out[n].sim = hits[i].sim;
         memcpy(out[n].key, m->key, GW_CACHE_KEY_LEN);
@@ -187,28 +241,50 @@ int gw_cache_sem_search(uint64_t partition, const float *q, float min_sim, long 
     return found < 0 ? -1 : n;
 }
 
+int gw_cache_sem_search(uint64_t partition, const float *q, float min_sim, long long now_ms,
+                        struct gw_arena *a, struct gw_cache_sem_match *out, int k)
+{
+    return gw_cache_sem_search_vec(GW_EMBED_LOCAL_ID, partition, q, GW_EMBED_LOCAL_DIM, min_sim,
+                                   now_ms, a, out, k);
+}
+
 int gw_cache_sem_load(sqlite3 *db, long long now_ms)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
-                           "SELECT key, sem_partition, question, expires_at, embedding "
-                           "FROM cache_entries WHERE embedder = ?1 AND expires_at > ?2 "
+                           "SELECT key, sem_partition, question, expires_at, embedding, embedder "
+                           "FROM cache_entries WHERE embedder IS NOT NULL AND expires_at > ?1 "
                            "AND embedding IS NOT NULL",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
-    sqlite3_bind_text(st, 1, GW_EMBED_LOCAL_ID, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 1, now_ms);
     int n = 0, rc;
-    float v[GW_EMBED_LOCAL_DIM];
+    float *v = NULL;
+    int cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const void *blob = sqlite3_column_blob(st, 4);
-        if (sqlite3_column_bytes(st, 0) != GW_CACHE_KEY_LEN ||
-            gw_vec_unpack(blob, (size_t)sqlite3_column_bytes(st, 4), v, GW_EMBED_LOCAL_DIM) != 0)
+        size_t bytes = (size_t)sqlite3_column_bytes(st, 4);
+        const char *embedder = (const char *)sqlite3_column_text(st, 5);
+        int dim = (int)(bytes / 4);
+        if (!embedder || sqlite3_column_bytes(st, 0) != GW_CACHE_KEY_LEN || bytes % 4 || dim < 1 ||
+            dim > GW_SEMINDEX_MAX_DIM ||
+            (strcmp(embedder, GW_EMBED_LOCAL_ID) == 0 && dim != GW_EMBED_LOCAL_DIM))
             continue;
-        gw_cache_sem_add(sqlite3_column_blob(st, 0), (uint64_t)sqlite3_column_int64(st, 1), v,
-                         (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
+        if (dim > cap) {
+            float *grown = realloc(v, (size_t)dim * sizeof *v);
+            if (!grown)
+                continue;
+            v = grown;
+            cap = dim;
+        }
+        if (gw_vec_unpack(blob, bytes, v, dim) != 0)
+            continue;
+        gw_cache_sem_add_vec(sqlite3_column_blob(st, 0), embedder,
+                             (uint64_t)sqlite3_column_int64(st, 1), v, dim,
+                             (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
         n++;
     }
+    free(v);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? n : -1;
 }

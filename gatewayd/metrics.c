@@ -314,6 +314,9 @@ static void render_cache(struct gw_buf *o)
     gw_buf_printf(o, "gw_cache_semantic_rejected_total %lld\n", cs.semantic_rejected);
     help(o, "gw_cache_semantic_vectors", "gauge", "Question vectors in the semantic index.");
     gw_buf_printf(o, "gw_cache_semantic_vectors %lld\n", cs.semantic_entries);
+    help(o, "gw_cache_embed_errors_total", "counter",
+         "Provider embeddings of the semantic cache that failed (the request went on as a miss).");
+    gw_buf_printf(o, "gw_cache_embed_errors_total %lld\n", cs.embed_errors);
     help(o, "gw_cache_entries", "gauge", "Answers held by the cache, per tier.");
     gw_buf_printf(o, "gw_cache_entries{tier=\"hot\"} %lld\n", cs.hot_entries);
     gw_buf_printf(o, "gw_cache_entries{tier=\"db\"} %lld\n", cs.db_entries);

@@ -1,5 +1,5 @@
 /* The request's texts and local embeddings, computed lazily and kept on
- * the request (req_embed.h). */
+ * the request, and the provider embedding a stage asked for (req_embed.h). */
 #include "req_embed.h"
 
 #include <string.h>
@@ -12,6 +12,9 @@ struct gw_req_embed {
     float *vec[GW_REQ_TEXT_N];
     signed char state[GW_REQ_TEXT_N]; /* 0: not computed, 1: vec, -1: none */
     int computed;
+    const char *provider_id; /* the provider embedding's embedder; NULL: none */
+    float *provider_vec;
+    int provider_dim;
 };
 
 static struct gw_req_embed *state_of(struct gw_request *r)
@@ -95,4 +98,30 @@ const float *gw_request_embedding(struct gw_request *r, enum gw_req_text which)
 int gw_request_embeddings_computed(const struct gw_request *r)
 {
     return r->embed ? r->embed->computed : 0;
+}
+
+const float *gw_request_provider_embedding(struct gw_request *r, const char *embedder, int *dim)
+{
+    struct gw_req_embed *e = r->embed;
+    if (!e || !e->provider_id || !embedder || strcmp(e->provider_id, embedder) != 0)
+        return NULL;
+    *dim = e->provider_dim;
+    return e->provider_vec;
+}
+
+int gw_request_set_provider_embedding(struct gw_request *r, const char *embedder, const float *v,
+                                      int dim)
+{
+    struct gw_req_embed *e = state_of(r);
+    if (!e || !v || dim <= 0)
+        return -1;
+    float *copy = gw_arena_alloc(r->arena, (size_t)dim * sizeof *copy);
+    const char *id = gw_arena_strdup(r->arena, embedder);
+    if (!copy || !id)
+        return -1;
+    memcpy(copy, v, (size_t)dim * sizeof *copy);
+    e->provider_id = id;
+    e->provider_vec = copy;
+    e->provider_dim = dim;
+    return 0;
 }

@@ -15,7 +15,12 @@
  * messages (PII scrubbing, prompt templates) run before every caller, and
  * RAG changes only the system message, so a later caller gets what the
  * first saw. Only on the thread running the pipeline (no lock). Memory: in
- * r->arena, valid until the request ends. */
+ * r->arena, valid until the request ends.
+ *
+ * A provider embedding (an embeddings model of the config, asked through a
+ * sub-request by the stage that needs it: the semantic cache with embedder
+ * provider) of the question text is kept here too, under its embedder id
+ * ("provider:MODEL"), so that no stage asks for it twice. */
 #ifndef GW_REQ_EMBED_H
 #define GW_REQ_EMBED_H
 
@@ -38,5 +43,16 @@ const float *gw_request_embedding(struct gw_request *r, enum gw_req_text which);
 /* How many embeddings this request computed (0, 1 or 2): for tests and the
  * debug log, which check that no stage computed one twice. */
 int gw_request_embeddings_computed(const struct gw_request *r);
+
+/* The provider embedding of the GW_REQ_TEXT_QUESTION text made by embedder
+ * (e.g. "provider:text-embedding-3-small"), with its dimension in *dim;
+ * NULL when none was kept for that embedder. In r->arena. */
+const float *gw_request_provider_embedding(struct gw_request *r, const char *embedder, int *dim);
+
+/* Keeps a copy of v[0..dim) (in r->arena) as the question's provider
+ * embedding by embedder, replacing one kept before. 0, or -1 when out of
+ * memory. */
+int gw_request_set_provider_embedding(struct gw_request *r, const char *embedder, const float *v,
+                                      int dim);
 
 #endif

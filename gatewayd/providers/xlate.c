@@ -11,7 +11,8 @@
  * the credential at fault is the gateway's, not the caller's). A stream that ends before the codec
  * saw the provider's end of answer ends with the caller's error event.
  * Every piece of a stream is handed over in one place (deliver), which also
- * keeps the copy that durable answers store (durable.h). */
+ * keeps the copy that durable answers store (durable.h); a stream that ends
+ * short is billed from that copy (count_received, received.h). */
 #include "xlate.h"
 
 #include <stdarg.h>
@@ -24,9 +25,11 @@
 #include "http.h"
 #include "log.h"
 #include "provider.h"
+#include "received.h"
 #include "request.h"
 #include "retry.h"
 #include "route.h"
+#include "tokens.h"
 #include "upstream.h"
 
 static void xlate_free(void *p)
@@ -181,13 +184,39 @@ static size_t on_data(struct gw_request *r, const char *data, size_t len)
     return rc == 0 ? len : 0;
 }
 
+/* A stream that ended short (broken, timed out, or the provider's error
+ * event): the provider's final usage never came, so the counts are filled
+ * in with what the gateway knows, for the usage row and for the done hooks
+ * (budgets and rate limits settle on them). The prompt: the provider's
+ * count if it gave one (Anthropic's message_start does), else the
+ * gateway's; gw_tokens_input may run here, on the upstream thread, because
+ * nothing else touches r's pipeline fields while its transfer runs (a
+ * retry's adapter runs on this thread too). The answer: the larger of the
+ * provider's partial count and the tokens of the text the client received
+ * (received.h). */
+static void count_received(struct gw_request *r)
+{
+    if (r->prompt_tokens <= 0)
+        r->prompt_tokens = gw_tokens_input(r);
+    int capped = 0;
+    long long got = gw_received_tokens(r, &capped);
+    if (got > r->completion_tokens)
+        r->completion_tokens = got;
+    if (capped)
+        gw_debug("%s: the broken stream's answer tokens are counted from the part of it kept "
+                 "(durable_answers.max_bytes)",
+                 r->id);
+}
+
 static void finish_stream(struct gw_request *r, enum gw_upstream_result res, const char *detail)
 {
     struct gw_xlate *x = xl(r);
     const char *code = res == GW_UP_TIMEOUT ? "upstream_timeout" : "upstream_stream_error";
     if (!x->failed && !x->complete) /* known now, for the done hooks (the breaker) */
         r->error = code;
-    gw_pipeline_done(r); /* usage is final: settle before the client sees the end */
+    if (x->failed || !x->complete)
+        count_received(r); /* before the done hooks settle on the counts */
+    gw_pipeline_done(r);   /* usage is final: settle before the client sees the end */
     pthread_mutex_lock(&r->mu);
     gw_buf_reset(&x->relay_buf);
     x->out = &x->relay_buf;

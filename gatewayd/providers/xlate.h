@@ -16,7 +16,9 @@
  * answered: route.h's gw_route_retry picks the next target and the adapter
  * runs again after the wait (gw_upstream_after), until it succeeds or
  * nothing is left; then the last error is the answer. A stream that broke
- * after its head is never retried.
+ * after its head is never retried; it is billed for the prompt and for the
+ * text its client received, by the gateway's count where the provider's
+ * usage did not come (received.h), before the done hooks run.
  *
  * Threads: gw_xlate_submit runs on the MHD thread (or the upstream thread,
  * for a retry); every codec callback runs on the upstream thread. */

@@ -22,6 +22,17 @@
  * with x-gw-cache-similarity. A stored answer gets its personal data back
  * into placeholders (pii.h) before it is kept.
  *
+ * With cache.semantic.embedder provider the question's vector comes from
+ * an embeddings model of the config instead, asked through a sub-request
+ * (subrequest.h, endpoint "internal:cache-embed", billed to the caller's
+ * key): the stage returns ASYNC after the exact tier missed, and runs again
+ * with the vector. DESIGN: the second run resumes at the semantic part
+ * (c->pending), never at the exact lookup, so the request leads or joins
+ * its flight once. The vector is kept on the request (req_embed.h) and
+ * stored with the entry under the embedder id "provider:MODEL", whose
+ * vectors are only compared with each other. A failed embedding is a
+ * semantic miss (gw_cache_embed_errors_total), never an error.
+ *
  * DESIGN, single flight: a miss that will store leads a flight for its key;
  * an identical request arriving meanwhile joins it as a waiter and returns
  * ASYNC, so its connection is suspended like one waiting for an upstream,
@@ -56,6 +67,7 @@
 #include "runtime.h"
 #include "semindex.h"
 #include "simcheck.h"
+#include "subrequest.h"
 #include "tokens.h"
 #include "upstream.h"
 #include "usage.h"
@@ -64,15 +76,23 @@
 #define MAX_TTL_S   (365 * 86400)
 #define PARTITION_N 96
 
+#define EMBED_ENDPOINT "internal:cache-embed"
+
 /* The stage's state on a request (its arena). */
 struct gw_cache_req {
     unsigned char key[GW_CACHE_KEY_LEN];
     char partition[PARTITION_N];
     const char *canon, *question; /* kept for a store */
     int store, leader, ttl;
-    const float *vec;       /* the question's local vector (r->arena); NULL: no semantic tier */
-    uint64_t sem_partition; /* the semantic tier's partition (with vec) */
-    long long deadline_us;  /* a waiter goes on by itself after this */
+    const float *vec;          /* the question's vector (r->arena); NULL: no semantic tier */
+    int dim;                   /* vec's dimension */
+    const char *embedder;      /* vec's embedder id: GW_EMBED_LOCAL_ID or "provider:MODEL" */
+    uint64_t sem_partition;    /* the semantic tier's partition (with vec) */
+    const char *beta;          /* the anthropic-beta header (part of the partition) */
+    int lookup;                /* look the request up (else only store) */
+    int pending;               /* waiting for the provider embedding: the next run resumes */
+    enum gw_cache_found found; /* the exact tier's outcome */
+    long long deadline_us;     /* a waiter goes on by itself after this */
     struct gw_cache_waiter waiter;
 };
 
@@ -227,6 +247,12 @@ static enum gw_stage_rc bad_header(struct gw_request *r, const char *name, const
 
 static int setup(const struct gw_config *cfg, void **state, char *err, size_t errlen)
 {
+    const struct gw_cache_semantic_cfg *sc = &cfg->cache.semantic;
+    if (sc->enabled && strcmp(sc->embedder, "provider") == 0 && !gw_config_model(cfg, sc->model)) {
+        snprintf(err, errlen, "cache.semantic.model: '%s' is not a configured model",
+                 sc->model ? sc->model : "");
+        return -1;
+    }
     if (gw_cache_init(cfg, gw_runtime.db_path[0] ? gw_runtime.db_path : NULL) != 0) {
         snprintf(err, errlen, "cache: out of memory");
         return -1;
@@ -246,13 +272,13 @@ static void partition_of(const struct gw_request *r, char *out)
 
 /* ---- the semantic tier ---------------------------------------------------- */
 
-/* The semantic tier's partition of r into *out: the embedder, the tenant,
+/* The semantic tier's partition of r into *out: the embedder (its id), the tenant,
  * the model, the beta header and the canonical request with the last
  * message's content left out, so that two requests differing only in the
  * wording of their last user message share it. -1 when the tier does not
  * apply (the last message is not the user's) or memory runs out. */
-static int semantic_partition(struct gw_request *r, const char *tenant, const char *beta,
-                              uint64_t *out)
+static int semantic_partition(struct gw_request *r, const char *embedder, const char *tenant,
+                              const char *beta, uint64_t *out)
 {
     cJSON *dup = cJSON_Duplicate(r->json, 1);
     cJSON *msgs = cJSON_GetObjectItemCaseSensitive(dup, "messages");
@@ -265,7 +291,7 @@ static int semantic_partition(struct gw_request *r, const char *tenant, const ch
     if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0 &&
         cJSON_ReplaceItemInObjectCaseSensitive(last, "content", cJSON_CreateString("")) &&
         gw_cache_canonical(dup, &canon) == 0 && canon.data) {
-        const char *parts[] = {GW_EMBED_LOCAL_ID, tenant, r->model_name, beta, canon.data};
+        const char *parts[] = {embedder, tenant, r->model_name, beta, canon.data};
         *out = gw_semindex_partition(parts, sizeof parts / sizeof *parts);
         rc = 0;
     }
@@ -286,8 +312,8 @@ semantic_find(struct gw_request *r, const struct gw_cache_cfg *cc, long long now
                 : key_th >= 0           ? key_th
                                         : cc->semantic.threshold;
     struct gw_cache_sem_match m[GW_CACHE_SEM_MAX];
-    int n = gw_cache_sem_search(c->sem_partition, c->vec, (float)th, now_ms, r->arena, m,
-                                GW_CACHE_SEM_MAX);
+    int n = gw_cache_sem_search_vec(c->embedder, c->sem_partition, c->vec, c->dim, (float)th,
+                                    now_ms, r->arena, m, GW_CACHE_SEM_MAX);
     const struct gw_cache_entry *e = NULL;
     int rejected = 0;
     size_t qn = strlen(c->question);
@@ -306,11 +332,127 @@ semantic_find(struct gw_request *r, const struct gw_cache_cfg *cc, long long now
     return e;
 }
 
+/* The provider embedding failed (why): a semantic miss, logged and
+ * counted. */
+static void embed_failed(struct gw_request *r, const char *why)
+{
+    gw_cache_count_embed_error();
+    gw_info("%s: cache: no provider embedding (%s): semantic miss", r->id, why ? why : "?");
+}
+
+/* Asks the embeddings model for the question's vector (subrequest.h). 0:
+ * the stage returns ASYNC now and runs again with the result. */
+static int embed_start(struct gw_request *r, const char *model)
+{
+    struct gw_cache_req *c = r->cache;
+    cJSON *body = cJSON_CreateObject();
+    if (!body || !cJSON_AddStringToObject(body, "model", model) ||
+        !cJSON_AddStringToObject(body, "input", c->question)) {
+        cJSON_Delete(body);
+        return -1;
+    }
+    struct gw_subrequest_spec spec = {
+        .endpoint = EMBED_ENDPOINT, .api = GW_API_EMBEDDINGS, .body = body};
+    c->pending = 1; /* set first: after a start, r is not touched */
+    if (gw_subrequest_start(r, &spec) == 0)
+        return 0;
+    c->pending = 0;
+    return -1;
+}
+
+/* The semantic tier's lookup with the question's vector (if any): a hit
+ * answers r (and the waiters of the flight it led); else r goes on. */
+static enum gw_stage_rc semantic_lookup(struct gw_request *r, const struct gw_cache_cfg *cc)
+{
+    struct gw_cache_req *c = r->cache;
+    long long now_ms = gw_wall_ms();
+    double sim = 0;
+    const struct gw_cache_entry *se =
+        c->lookup && c->vec ? semantic_find(r, cc, now_ms, &sim) : NULL;
+    if (!se)
+        return GW_STAGE_CONTINUE;
+    int rc = answer_from(r, &se->answer, se->created_ms, se->cost_usd, sim, &r->out);
+    if (rc == 0) {
+        gw_cache_count_served(0, r->saved_tokens, r->saved_cost_usd);
+        gw_cache_touch(se->key, now_ms);
+    }
+    /* identical requests that joined this one's flight get the same */
+    struct gw_cache_waiter *w = c->leader ? gw_cache_flight_end(c->key) : NULL;
+    c->leader = 0; /* the flight is over: the request's end has none to end */
+    while (w) {
+        struct gw_cache_waiter *next = w->next;
+        resolve(w->r, rc == 0 ? &se->answer : NULL, se->created_ms, se->cost_usd, sim);
+        w = next;
+    }
+    gw_cache_entry_release(se);
+    if (rc != 0) {
+        gw_error_respond(r, 500, "server_error", "internal_error", NULL, "Out of memory.");
+        return GW_STAGE_RESPOND;
+    }
+    gw_debug("%s: semantic hit, similarity %.4f", r->id, sim);
+    return GW_STAGE_RESPOND;
+}
+
+/* The semantic tier after the exact one missed: the question's vector, by
+ * the local embedder (the request's one local embedding, req_embed.h) or by
+ * the provider embedder (kept on the request, else asked for: ASYNC). */
+static enum gw_stage_rc semantic(struct gw_request *r, const struct gw_cache_cfg *cc)
+{
+    struct gw_cache_req *c = r->cache;
+    const struct gw_cache_semantic_cfg *sc = &cc->semantic;
+    if (!sc->enabled || !*c->question)
+        return GW_STAGE_CONTINUE;
+    int provider = strcmp(sc->embedder, "provider") == 0;
+    if (provider) {
+        size_t n = strlen(sc->model) + sizeof "provider:";
+        char *id = gw_arena_alloc(r->arena, n);
+        if (!id)
+            return GW_STAGE_CONTINUE;
+        snprintf(id, n, "provider:%s", sc->model);
+        c->embedder = id;
+    } else {
+        c->embedder = GW_EMBED_LOCAL_ID;
+    }
+    if (semantic_partition(r, c->embedder, c->partition, c->beta, &c->sem_partition) != 0)
+        return GW_STAGE_CONTINUE;
+    if (!provider) {
+        c->vec = gw_request_embedding(r, GW_REQ_TEXT_QUESTION);
+        c->dim = GW_EMBED_LOCAL_DIM;
+    } else if (!(c->vec = gw_request_provider_embedding(r, c->embedder, &c->dim))) {
+        if (r->sub) { /* one sub-request per request (subrequest.h) */
+            embed_failed(r, "the request already made its sub-request");
+        } else {
+            if (embed_start(r, sc->model) == 0)
+                return GW_STAGE_ASYNC; /* run again with the vector: semantic_resume */
+            embed_failed(r, "the embeddings model could not be asked");
+        }
+    }
+    return semantic_lookup(r, cc);
+}
+
+/* The second run: the provider embedding is in (or failed). */
+static enum gw_stage_rc semantic_resume(struct gw_request *r, const struct gw_cache_cfg *cc)
+{
+    struct gw_cache_req *c = r->cache;
+    c->pending = 0;
+    const struct gw_subresult *res = gw_subrequest_result(r, EMBED_ENDPOINT);
+    if (res && res->ok && res->vec && res->dim > 0 &&
+        gw_request_set_provider_embedding(r, c->embedder, res->vec, res->dim) == 0) {
+        c->vec = gw_request_provider_embedding(r, c->embedder, &c->dim);
+        gw_debug("%s: provider embedding of %d dimensions (%s)", r->id, c->dim, res->id);
+    } else {
+        embed_failed(r, res ? res->reason : "no result");
+    }
+    return semantic_lookup(r, cc);
+}
+
 static enum gw_stage_rc run(struct gw_request *r)
 {
     const struct gw_cache_cfg *cc = &r->cfg->cache;
     if (!cc->enabled)
         return GW_STAGE_CONTINUE;
+    if (r->cache && r->cache->pending)
+        return semantic_resume(r, cc);
     const struct gw_model_cfg *m = gw_config_model(r->cfg, r->model_name);
     /* precedence: the request's header > the key's setting > the model > the config */
     static const struct gw_key_settings inherit = GW_KEY_SETTINGS_INHERIT;
@@ -415,39 +557,16 @@ static enum gw_stage_rc run(struct gw_request *r)
         return GW_STAGE_RESPOND;
     }
 
-    /* The exact tier missed: the semantic tier, by the question's vector
-     * (the request's one embedding, req_embed.h) in its partition. */
-    if (cc->semantic.enabled && *c->question &&
-        semantic_partition(r, c->partition, beta, &c->sem_partition) == 0)
-        c->vec = gw_request_embedding(r, GW_REQ_TEXT_QUESTION);
-    double sim = 0;
-    const struct gw_cache_entry *se = lookup && c->vec ? semantic_find(r, cc, now_ms, &sim) : NULL;
-    if (se) {
-        gw_buf_free(&canon);
-        int rc = answer_from(r, &se->answer, se->created_ms, se->cost_usd, sim, &r->out);
-        if (rc == 0) {
-            gw_cache_count_served(0, r->saved_tokens, r->saved_cost_usd);
-            gw_cache_touch(se->key, now_ms);
-        }
-        /* identical requests that joined this one's flight get the same */
-        struct gw_cache_waiter *w = found == GW_CACHE_LEAD ? gw_cache_flight_end(c->key) : NULL;
-        while (w) {
-            struct gw_cache_waiter *next = w->next;
-            resolve(w->r, rc == 0 ? &se->answer : NULL, se->created_ms, se->cost_usd, sim);
-            w = next;
-        }
-        gw_cache_entry_release(se);
-        if (rc != 0) {
-            gw_error_respond(r, 500, "server_error", "internal_error", NULL, "Out of memory.");
-            return GW_STAGE_RESPOND;
-        }
-        gw_debug("%s: semantic hit, similarity %.4f", r->id, sim);
-        return GW_STAGE_RESPOND;
-    }
-
-    c->leader = found == GW_CACHE_LEAD;
+    /* The exact tier missed: the semantic tier. From here on the stage may
+     * go ASYNC for a provider embedding and resume in semantic_lookup. */
     gw_buf_free(&canon);
-    return GW_STAGE_CONTINUE;
+    c->found = found;
+    c->lookup = lookup;
+    c->beta = beta;
+    /* set now: a request that ends while its embedding is asked still ends
+     * its flight */
+    c->leader = found == GW_CACHE_LEAD;
+    return semantic(r, cc);
 }
 
 /* ---- the end of the request ---------------------------------------------------- */
@@ -549,6 +668,8 @@ void gw_cache_request_end(struct gw_request *r)
             .request = c->canon,
             .embedding = c->vec,
             .sem_partition = c->sem_partition,
+            .embedder = c->vec ? c->embedder : NULL,
+            .dim = c->dim,
             .answer = &a,
             .created_ms = now_ms,
             .expires_ms = now_ms + (long long)c->ttl * 1000,

@@ -384,7 +384,7 @@ def test_metrics_count_semantic_hits(sgw, mock):
 
 
 @pytest.mark.parametrize("section, needle", [
-    ("cache: { semantic: { embedder: provider } }", "not available yet"),
+    ("cache: { semantic: { embedder: provider } }", "embedder provider needs a model"),
     ("cache: { semantic: { embedder: bert } }", "expected local"),
     ("cache: { semantic: { threshold: 0 } }", "threshold: a similarity above 0"),
 ])

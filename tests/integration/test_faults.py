@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from conftest import (SLOW, assert_gw_headers, assert_openai_error, content_of, parse_events)
+from conftest import (SLOW, assert_gw_headers, assert_openai_error, content_of, messages_headers,
+                      parse_events)
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +92,14 @@ def test_stream_dropped_mid_way(gw, key):
     # the error is the last event
     assert s.events[-1][1].startswith("{") and '"error"' in s.events[-1][1], s.events[-1]
     row = gw.usage_row(s.headers["x-request-id"])
-    assert row["stream"] == 1
+    assert row["stream"] == 1 and row["error"] == "upstream_stream_error", row
+    # billed at the gateway's counts: the prompt, and the 9 bytes delivered
+    # (the upstream model has no OpenAI encoding: one token per 4 bytes)
+    count = gw.request("POST", "/v1/messages/count_tokens",
+                       body={"model": "gpt-4o-mini", "max_tokens": 16, "messages": [
+                           {"role": "user", "content": "[[mock:words=10,drop_after=3]]"}]},
+                       headers=messages_headers(key)).json()["input_tokens"]
+    assert row["prompt_tokens"] == count > 0 and row["completion_tokens"] == 3, row
 
 
 def test_stream_idle_timeout(gw, key):

@@ -517,6 +517,13 @@ def test_stream_dropped_mid_way(gw, key):
     assert err["error"]["message"], err
     row = gw.usage_row(s.headers["x-request-id"])
     assert row["stream"] == 1 and row["error"] == "upstream_stream_error", row
+    # no usage from the provider: the gateway's count of the prompt (what
+    # message_start said) and of the 9 bytes delivered (the upstream model
+    # has no OpenAI encoding: one token per 4 bytes, rounded up)
+    count = post(gw, key, msg_body("[[mock:words=10,drop_after=3]]"),
+                 path="/v1/messages/count_tokens").json()["input_tokens"]
+    assert s.events[0][2]["message"]["usage"]["input_tokens"] == count, s.events[0]
+    assert row["prompt_tokens"] == count and row["completion_tokens"] == 3, row
 
 
 def test_stream_garbage_event_is_skipped(gw, key):

@@ -148,6 +148,9 @@ long mock_chat_uncached(const struct mock_chat *c);
 
 /* n values (n >= 1) of a unit vector derived from a hash of text. */
 void mock_vector(const char *text, double *v, int n);
+/* Bag-of-words: texts sharing words get similar vectors ("bow-" models). */
+#define MOCK_BOW_DIM 64
+void mock_vector_words(const char *text, double *v, int n);
 
 /* ---- check.c: request validation helpers ---- */
 

@@ -274,38 +274,44 @@ void mock_openai_models(struct mock_call *call)
 }
 
 /* The vector as OpenAI sends it: numbers, or (base64) the little-endian
- * float32 values in standard base64. */
-static cJSON *mock_embedding_vector(const char *text, bool base64)
+ * float32 values in standard base64. bow: a "bow-" model's bag-of-words
+ * vector of MOCK_BOW_DIM values, else the 8 hash-derived ones. */
+static cJSON *mock_embedding_vector(const char *text, bool base64, bool bow)
 {
-    double v[8];
-    mock_vector(text, v, 8);
+    double v[MOCK_BOW_DIM];
+    int dim = bow ? MOCK_BOW_DIM : 8;
+    if (bow)
+        mock_vector_words(text, v, dim);
+    else
+        mock_vector(text, v, dim);
     if (!base64) {
         cJSON *arr = cJSON_CreateArray();
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < dim; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
         return arr;
     }
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    unsigned char bytes[32];
-    for (int i = 0; i < 8; i++) {
+    unsigned char bytes[MOCK_BOW_DIM * 4];
+    size_t nbytes = (size_t)dim * 4;
+    for (int i = 0; i < dim; i++) {
         float f = (float)v[i];
         uint32_t u;
         memcpy(&u, &f, sizeof u);
         for (int k = 0; k < 4; k++)
             bytes[i * 4 + k] = (unsigned char)(u >> (8 * k));
     }
-    char out[48]; /* 32 bytes -> 44 characters */
+    char out[MOCK_BOW_DIM * 4 / 3 * 4 + 8];
     size_t o = 0;
-    for (size_t i = 0; i < sizeof bytes; i += 3) {
+    for (size_t i = 0; i < nbytes; i += 3) {
         uint32_t n = (uint32_t)bytes[i] << 16;
-        if (i + 1 < sizeof bytes)
+        if (i + 1 < nbytes)
             n |= (uint32_t)bytes[i + 1] << 8;
-        if (i + 2 < sizeof bytes)
+        if (i + 2 < nbytes)
             n |= bytes[i + 2];
         out[o++] = b64[(n >> 18) & 63];
         out[o++] = b64[(n >> 12) & 63];
-        out[o++] = i + 1 < sizeof bytes ? b64[(n >> 6) & 63] : '=';
-        out[o++] = i + 2 < sizeof bytes ? b64[n & 63] : '=';
+        out[o++] = i + 1 < nbytes ? b64[(n >> 6) & 63] : '=';
+        out[o++] = i + 2 < nbytes ? b64[n & 63] : '=';
     }
     out[o] = '\0';
     return cJSON_CreateString(out);
@@ -342,7 +348,7 @@ static char *mock_token_text(const cJSON *a)
  * (words of a string, ids of a token array) or -1 if it is not valid. The
  * directives of a string are applied to d (the vector and the count are of
  * the raw text, as chat counts them). */
-static long mock_add_embedding(cJSON *data, int index, const cJSON *item, bool base64,
+static long mock_add_embedding(cJSON *data, int index, const cJSON *item, bool base64, bool bow,
                                struct mock_directives *d)
 {
     long n;
@@ -365,7 +371,7 @@ static long mock_add_embedding(cJSON *data, int index, const cJSON *item, bool b
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "object", "embedding");
     cJSON_AddNumberToObject(e, "index", index);
-    cJSON_AddItemToObject(e, "embedding", mock_embedding_vector(text, base64));
+    cJSON_AddItemToObject(e, "embedding", mock_embedding_vector(text, base64, bow));
     cJSON_AddItemToArray(data, e);
     free(text);
     return n;
@@ -397,18 +403,19 @@ static const char *mock_openai_embed(const char *body, size_t len, char **out,
         return err;
     }
     bool base64 = cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0;
+    bool bow = strncmp(model->valuestring, "bow-", 4) == 0;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(root, "data");
     long words = 0;
     if (cJSON_IsString(input) || cJSON_IsNumber(input->child)) {
-        words = mock_add_embedding(data, 0, input, base64, d);
+        words = mock_add_embedding(data, 0, input, base64, bow, d);
     } else {
         int index = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, input)
         {
-            long n = mock_add_embedding(data, index++, it, base64, d);
+            long n = mock_add_embedding(data, index++, it, base64, bow, d);
             words = n < 0 ? -1 : words + n;
             if (n < 0)
                 break;

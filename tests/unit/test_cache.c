@@ -112,8 +112,10 @@ static void test_config(void **state)
     expect_error("cache: { enabled: perhaps }\n", "enabled: expected true or false");
     expect_error("cache: { semantic: { threshold: 1.5 } }\n", "threshold: a similarity");
     expect_error("cache: { semantic: { embedder: \"\" } }\n", "embedder: expected local");
-    expect_error("cache: { semantic: { embedder: provider } }\n", "not available yet");
-    expect_error("cache: { semantic: { embedder: openai/x } }\n", "expected local, got");
+    expect_error("cache: { semantic: { embedder: provider } }\n",
+                 "embedder provider needs a model");
+    expect_error("cache: { semantic: { embedder: openai/x } }\n",
+                 "expected local or provider, got");
     expect_error("cache: { semantic: { k: 3 } }\n", "k: unknown key in cache.semantic");
     expect_error("cache: [1, 2]\n", "cache: expected a mapping");
     expect_error("providers: [ { name: e, type: echo } ]\n"
