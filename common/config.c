@@ -487,7 +487,15 @@ static int deployment_pair(struct gw_cfg_ctx *c, const char *k, yaml_node_t *v, 
         d->has_pricing = 1;
         return gw_cfg_each(c, v, k, pricing_pair, &d->pricing);
     }
-    return gw_cfg_fail(c, v, k, "unknown key in a deployment");
+    if (strcmp(k, "rpm") == 0)
+        return gw_cfg_ll(c, v, k, 0, 1000000000LL, &d->rpm);
+    if (strcmp(k, "tpm") == 0)
+        return gw_cfg_ll(c, v, k, 0, 1000000000000LL, &d->tpm);
+    if (strcmp(k, "max_in_flight") == 0)
+        return gw_cfg_int(c, v, k, 0, 1000000, &d->max_in_flight);
+    return gw_cfg_fail(c, v, k,
+                       "unknown key in a deployment (provider, model, weight, priority, pricing, "
+                       "rpm, tpm, max_in_flight)");
 }
 
 /* ---- routing ------------------------------------------------------------ */

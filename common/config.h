@@ -76,6 +76,10 @@ struct gw_deployment_cfg {
     int priority;      /* lower first; a model's list is sorted by it, ties in file order */
     int has_pricing;   /* pricing below replaces the model's for this deployment */
     struct gw_pricing pricing;
+    /* the deployment's own limits (docs/routing.md#per-deployment-limits);
+     * 0 = none: requests and tokens a minute, requests at once */
+    long long rpm, tpm;
+    int max_in_flight;
 };
 
 /* How a model group picks one of its deployments (docs/routing.md). */

@@ -804,7 +804,17 @@ struct status_deps {
     long long now_us;
 };
 
-/* One deployment of the current config and its live state. */
+/* A deployment's limit for status: its value, null when it has none. */
+static void status_limit(cJSON *o, const char *name, long long v)
+{
+    if (v > 0)
+        cJSON_AddNumberToObject(o, name, (double)v);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+/* One deployment of the current config and its live state, with its own
+ * limits and their use over the last minute. */
 static void status_deployment(const struct gw_model_cfg *m, const struct gw_deployment_cfg *dc,
                               struct gw_deployment *d, void *arg)
 {
@@ -830,6 +840,19 @@ static void status_deployment(const struct gw_model_cfg *m, const struct gw_depl
     else
         cJSON_AddNullToObject(o, "half_open_in_s");
     cJSON_AddNumberToObject(o, "in_flight", d ? (double)atomic_load(&d->in_flight) : 0);
+    status_limit(o, "max_in_flight", dc->max_in_flight);
+    cJSON_AddNumberToObject(o, "rpm_used",
+                            d ? (double)gw_minute_window_sum(&d->req_win, sd->now_us) : 0);
+    status_limit(o, "rpm", dc->rpm);
+    cJSON_AddNumberToObject(o, "tpm_used",
+                            d ? (double)gw_minute_window_sum(&d->tok_win, sd->now_us) : 0);
+    status_limit(o, "tpm", dc->tpm);
+    enum gw_dep_limit lim = d ? gw_deployment_room(dc, d, 0, sd->now_us, NULL) : GW_DEP_ROOM;
+    if (lim != GW_DEP_ROOM)
+        cJSON_AddStringToObject(o, "at_limit", gw_dep_limit_name(lim));
+    else
+        cJSON_AddNullToObject(o, "at_limit");
+    cJSON_AddNumberToObject(o, "limited", d ? (double)atomic_load(&d->limited_total) : 0);
     cJSON_AddNumberToObject(o, "requests", d ? (double)atomic_load(&d->requests) : 0);
     cJSON_AddNumberToObject(o, "failures", d ? (double)atomic_load(&d->failures) : 0);
     if (ttfb)

@@ -1,6 +1,8 @@
 /* Live deployment state: the process-lifetime registry of deployments and
  * model groups, the per-request bookkeeping (in flight, time to first byte,
- * counters), the outcome of a finished request, and the circuit breaker.
+ * counters), the deployment's own limits (rpm, tpm, max_in_flight over
+ * minute_window.h windows), the outcome of a finished request, and the
+ * circuit breaker.
  *
  * DESIGN: the registry is two singly linked lists under one mutex, touched
  * only when a config is installed (the route stage resolves every configured
@@ -119,9 +121,91 @@ void gw_deployments_each(const struct gw_config *cfg,
 
 /* ---- per request -------------------------------------------------------- */
 
-void gw_deployment_start(struct gw_deployment *d)
+static const char *const limit_names[] = {"", "rpm", "tpm", "max_in_flight"};
+
+const char *gw_dep_limit_name(enum gw_dep_limit l)
 {
-    atomic_fetch_add_explicit(&d->in_flight, 1, memory_order_relaxed);
+    return (unsigned)l <= GW_DEP_IN_FLIGHT ? limit_names[l] : "?";
+}
+
+/* Whether a window over the minute at now_us leaves room for n more under
+ * limit (0: no limit). One call larger than the limit fits an empty
+ * window. */
+static int window_room(const struct gw_minute_window *w, long long limit, long long n,
+                       long long now_us)
+{
+    if (limit <= 0)
+        return 1;
+    long long used = gw_minute_window_sum(w, now_us);
+    return used == 0 || used + n <= limit;
+}
+
+enum gw_dep_limit gw_deployment_room(const struct gw_deployment_cfg *dc,
+                                     const struct gw_deployment *d, long long tokens,
+                                     long long now_us, long long *back_us)
+{
+    enum gw_dep_limit l = GW_DEP_ROOM;
+    long long back = 0;
+    if (dc->max_in_flight > 0 &&
+        atomic_load_explicit(&d->in_flight, memory_order_relaxed) >= dc->max_in_flight)
+        l = GW_DEP_IN_FLIGHT, back = now_us + 1000000;
+    else if (!window_room(&d->req_win, dc->rpm, 1, now_us))
+        l = GW_DEP_RPM, back = gw_minute_window_next_drop(&d->req_win, now_us);
+    else if (!window_room(&d->tok_win, dc->tpm, tokens, now_us))
+        l = GW_DEP_TPM, back = gw_minute_window_next_drop(&d->tok_win, now_us);
+    if (back_us)
+        *back_us = back > now_us ? back : now_us + 1000000;
+    return l;
+}
+
+int gw_deployment_start(struct gw_deployment *d, const struct gw_deployment_cfg *dc,
+                        long long tokens, long long now_us, int check)
+{
+    if (!check || dc->max_in_flight <= 0) {
+        atomic_fetch_add_explicit(&d->in_flight, 1, memory_order_relaxed);
+    } else { /* one more only below the cap */
+        long n = atomic_load_explicit(&d->in_flight, memory_order_relaxed);
+        do {
+            if (n >= dc->max_in_flight)
+                return 0;
+        } while (!atomic_compare_exchange_weak_explicit(
+            &d->in_flight, &n, n + 1, memory_order_relaxed, memory_order_relaxed));
+    }
+    if (check && (!window_room(&d->req_win, dc->rpm, 1, now_us) ||
+                  !window_room(&d->tok_win, dc->tpm, tokens, now_us))) {
+        atomic_fetch_sub_explicit(&d->in_flight, 1, memory_order_relaxed);
+        return 0;
+    }
+    gw_minute_window_add(&d->req_win, 1, now_us);
+    if (tokens > 0)
+        gw_minute_window_add(&d->tok_win, tokens, now_us);
+    /* a request that raced another for the last of the minute: the one
+     * that sees the window over after counting itself steps back */
+    if (check &&
+        ((dc->rpm > 0 && gw_minute_window_sum(&d->req_win, now_us) > dc->rpm) ||
+         (dc->tpm > 0 && tokens > 0 && gw_minute_window_sum(&d->tok_win, now_us) > dc->tpm &&
+          gw_minute_window_sum(&d->tok_win, now_us) > tokens))) {
+        gw_minute_window_fix(&d->req_win, -1, now_us);
+        if (tokens > 0)
+            gw_minute_window_fix(&d->tok_win, -tokens, now_us);
+        atomic_fetch_sub_explicit(&d->in_flight, 1, memory_order_relaxed);
+        return 0;
+    }
+    return 1;
+}
+
+void gw_deployment_settle(struct gw_deployment *d, long long charged, long long used, int sent,
+                          long long started_us)
+{
+    if (!sent)
+        gw_minute_window_fix(&d->req_win, -1, started_us);
+    if (used != charged)
+        gw_minute_window_fix(&d->tok_win, used - charged, started_us);
+}
+
+void gw_deployment_count_limited(struct gw_deployment *d)
+{
+    atomic_fetch_add_explicit(&d->limited_total, 1, memory_order_relaxed);
 }
 
 void gw_deployment_end(struct gw_deployment *d)

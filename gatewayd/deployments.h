@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "minute_window.h"
 
 /* What a finished request says about the deployment that served it. */
 enum gw_outcome {
@@ -70,6 +71,10 @@ struct gw_deployment {
     atomic_long in_flight;
     atomic_llong ttfb_ewma_us; /* 0: no sample yet */
     atomic_llong requests, failures, successes;
+    /* for the deployment's own limits: upstream calls and their tokens over
+     * the last minute, and times a request passed it over for a limit */
+    struct gw_minute_window req_win, tok_win;
+    atomic_llong limited_total;
     struct gw_breaker breaker;
     struct gw_deployment *next; /* in the registry */
 };
@@ -89,13 +94,40 @@ struct gw_deployment *gw_deployment_get(const char *model, const char *provider,
 struct gw_deployment *gw_deployment_find(const char *model, const char *provider,
                                          const char *upstream);
 
-/* The request path's bookkeeping: a request picked d (start: one more in
- * flight), its upstream part ended (end: one fewer), and its outcome is
- * known (finish, once per request): ttfb_us is its upstream time to first
- * byte (0 when unknown), averaged only for a success; owner identifies the
- * request, so the probe's outcome is told from the others'. */
-void gw_deployment_start(struct gw_deployment *d);
+/* Which of a deployment's limits is in the way (gw_deployment_room). */
+enum gw_dep_limit { GW_DEP_ROOM, GW_DEP_RPM, GW_DEP_TPM, GW_DEP_IN_FLIGHT };
+
+/* Whether d has room under dc's limits (rpm, tpm, max_in_flight) for one
+ * more call charging `tokens` tokens at now_us: GW_DEP_ROOM, or the limit in
+ * the way with *back_us (may be NULL) when it may have room: for rpm and
+ * tpm when the oldest second counted leaves the minute, for max_in_flight
+ * a second from now. A call larger than the whole tpm fits an empty
+ * minute. */
+enum gw_dep_limit gw_deployment_room(const struct gw_deployment_cfg *dc,
+                                     const struct gw_deployment *d, long long tokens,
+                                     long long now_us, long long *back_us);
+
+/* The request path's bookkeeping. start: a call goes to d: one more in
+ * flight, one request and `tokens` tokens in the minute's windows; with
+ * check, only if dc's limits leave room (0: nothing counted), checked and
+ * counted together so that simultaneous requests cannot overrun a limit
+ * by more than they race for one window slot. end: the call's in-flight
+ * slot is given back. settle: the tokens charged at started_us are
+ * corrected from `charged` to `used` in the slot they went to, and sent 0
+ * (the call was never made) takes the request back out. finish: its
+ * outcome is known (once per request): ttfb_us is its upstream time to
+ * first byte (0 when unknown), averaged only for a success; owner
+ * identifies the request, so the probe's outcome is told from the
+ * others'. */
+int gw_deployment_start(struct gw_deployment *d, const struct gw_deployment_cfg *dc,
+                        long long tokens, long long now_us, int check);
 void gw_deployment_end(struct gw_deployment *d);
+void gw_deployment_settle(struct gw_deployment *d, long long charged, long long used, int sent,
+                          long long started_us);
+/* A request passed d over because it was at a limit (for /metrics). */
+void gw_deployment_count_limited(struct gw_deployment *d);
+/* The limit's name as status shows it ("rpm", "tpm", "max_in_flight"). */
+const char *gw_dep_limit_name(enum gw_dep_limit l);
 void gw_deployment_finish(struct gw_deployment *d, const struct gw_breaker_cfg *cfg,
                           enum gw_outcome o, long long ttfb_us, uintptr_t owner, long long now_us);
 

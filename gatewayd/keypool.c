@@ -5,10 +5,8 @@
  * DESIGN: the registry is a linked list under one mutex, touched when a
  * config is installed (gw_keypools_build) and by status and metrics; its
  * entries are never freed, so requests hold plain pointers. The rates over
- * the last minute are sixty one-second slots per key, each one 64-bit atomic
- * holding the second it counts (high half) and its count (low half, signed):
- * adding to a slot of an older second starts it afresh with one
- * compare-and-swap, so counting takes no lock. A cooldown is one atomic
+ * the last minute are two lock-free windows of one-second slots per key
+ * (minute_window.h). A cooldown is one atomic
  * deadline, only ever pushed later. */
 #include "keypool.h"
 
@@ -123,61 +121,11 @@ void gw_keypool_each(const struct gw_config *cfg,
     }
 }
 
-/* ---- the per-minute windows --------------------------------------------- */
-
-static unsigned long long second_of(long long now_us)
-{
-    return (unsigned long long)(now_us / 1000000) & 0xffffffffULL;
-}
-
-/* Adds n to the slot of now_us. */
-static void window_add(atomic_ullong *win, long long n, long long now_us)
-{
-    unsigned long long sec = second_of(now_us);
-    atomic_ullong *slot = &win[sec % GW_KEY_WINDOW_S];
-    unsigned long long old = atomic_load_explicit(slot, memory_order_relaxed), next;
-    do {
-        uint32_t count = (old >> 32) == sec ? (uint32_t)old : 0;
-        count += (uint32_t)(int32_t)n; /* wraps as a signed 32-bit count */
-        next = sec << 32 | count;
-    } while (!atomic_compare_exchange_weak_explicit(slot, &old, next, memory_order_relaxed,
-                                                    memory_order_relaxed));
-}
-
-/* Adds n to the slot of the second of at_us if it still counts that second
- * (a correction of what was added then; a slot reused since has forgotten
- * it). */
-static void window_fix(atomic_ullong *win, long long n, long long at_us)
-{
-    unsigned long long sec = second_of(at_us);
-    atomic_ullong *slot = &win[sec % GW_KEY_WINDOW_S];
-    unsigned long long old = atomic_load_explicit(slot, memory_order_relaxed), next;
-    do {
-        if ((old >> 32) != sec)
-            return;
-        next = sec << 32 | (uint32_t)((uint32_t)old + (uint32_t)(int32_t)n);
-    } while (!atomic_compare_exchange_weak_explicit(slot, &old, next, memory_order_relaxed,
-                                                    memory_order_relaxed));
-}
-
-/* The sum of the slots of the last GW_KEY_WINDOW_S seconds. */
-static long long window_sum(const atomic_ullong *win, long long now_us)
-{
-    unsigned long long sec = second_of(now_us);
-    long long sum = 0;
-    for (int i = 0; i < GW_KEY_WINDOW_S; i++) {
-        unsigned long long v = atomic_load_explicit(&win[i], memory_order_relaxed);
-        unsigned long long age = (sec - (v >> 32)) & 0xffffffffULL;
-        if (age < GW_KEY_WINDOW_S)
-            sum += (int32_t)(uint32_t)v;
-    }
-    return sum;
-}
+/* ---- the per-minute windows (minute_window.h) --------------------------- */
 
 long long gw_pool_key_used(const struct gw_pool_key *k, int tokens, long long now_us)
 {
-    long long v = window_sum(tokens ? k->tok_win : k->req_win, now_us);
-    return v > 0 ? v : 0;
+    return gw_minute_window_sum(tokens ? &k->tok_win : &k->req_win, now_us);
 }
 
 double gw_pool_key_headroom(const struct gw_api_key_cfg *kc, const struct gw_pool_key *k,
@@ -281,9 +229,9 @@ int gw_keypool_index(const struct gw_keypool *p, const struct gw_pool_key *k)
 void gw_pool_key_start(struct gw_pool_key *k, long long tokens, long long now_us)
 {
     atomic_fetch_add_explicit(&k->in_flight, 1, memory_order_relaxed);
-    window_add(k->req_win, 1, now_us);
+    gw_minute_window_add(&k->req_win, 1, now_us);
     if (tokens > 0)
-        window_add(k->tok_win, tokens, now_us);
+        gw_minute_window_add(&k->tok_win, tokens, now_us);
 }
 
 void gw_pool_key_end(struct gw_pool_key *k, long long charged, long long used, int sent,
@@ -293,9 +241,9 @@ void gw_pool_key_end(struct gw_pool_key *k, long long charged, long long used, i
     if (sent)
         atomic_fetch_add_explicit(&k->requests, 1, memory_order_relaxed);
     else
-        window_fix(k->req_win, -1, started_us);
+        gw_minute_window_fix(&k->req_win, -1, started_us);
     if (used != charged)
-        window_fix(k->tok_win, used - charged, started_us);
+        gw_minute_window_fix(&k->tok_win, used - charged, started_us);
 }
 
 long long gw_pool_key_cool(struct gw_pool_key *k, const struct gw_provider_cfg *p,

@@ -15,9 +15,10 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "minute_window.h"
 
 /* The window the per-key rates are counted over, in one-second slots. */
-#define GW_KEY_WINDOW_S 60
+#define GW_KEY_WINDOW_S GW_MINUTE_WINDOW_S
 
 struct gw_pool_key {
     char *provider, *label;     /* identity (owned); label: the reference, never the secret */
@@ -26,9 +27,8 @@ struct gw_pool_key {
     atomic_llong cool_until_us; /* monotonic time before which it is not used (0: never) */
     atomic_llong requests;      /* calls made with it (counted when they end) */
     atomic_llong cooldowns;     /* times a 429 put it to rest */
-    /* per second: (second << 32) | count, the count a signed 32-bit value */
-    atomic_ullong req_win[GW_KEY_WINDOW_S], tok_win[GW_KEY_WINDOW_S];
-    struct gw_pool_key *next; /* in the registry */
+    struct gw_minute_window req_win, tok_win; /* requests and tokens, last minute */
+    struct gw_pool_key *next;                 /* in the registry */
 };
 
 /* One provider's keys under one config: keys[i] is the state of

@@ -105,7 +105,15 @@ static void label_value(struct gw_buf *o, const char *s)
 }
 
 /* One family of per-deployment series: which value each sample shows. */
-enum dep_series { DEP_IN_FLIGHT, DEP_STATE, DEP_TTFB, DEP_REQUESTS, DEP_FAILURES, DEP_OPENED };
+enum dep_series {
+    DEP_IN_FLIGHT,
+    DEP_STATE,
+    DEP_TTFB,
+    DEP_REQUESTS,
+    DEP_FAILURES,
+    DEP_OPENED,
+    DEP_LIMITED,
+};
 
 struct dep_render {
     struct gw_buf *o;
@@ -141,6 +149,9 @@ static void dep_sample(const struct gw_model_cfg *m, const struct gw_deployment_
         case DEP_OPENED:
             v = atomic_load(&d->breaker.opened_total);
             break;
+        case DEP_LIMITED:
+            v = atomic_load(&d->limited_total);
+            break;
         }
     } else if (dr->what == DEP_TTFB) {
         return;
@@ -175,6 +186,10 @@ static void render_deployments(struct gw_buf *o)
          DEP_FAILURES},
         {"gw_deployment_breaker_opened_total", "counter",
          "Times a deployment's circuit breaker opened.", DEP_OPENED},
+        {"gw_deployment_limited_total", "counter",
+         "Times a request passed a deployment over because it was at its own rpm, tpm or "
+         "max_in_flight.",
+         DEP_LIMITED},
     };
     struct gw_cfg_ref *ref = gw_runtime_config_acquire();
     for (size_t f = 0; f < sizeof families / sizeof *families; f++) {

@@ -132,6 +132,10 @@ struct gw_request {
     const char *const *fallbacks; /* the fallback list being walked, or NULL */
     int next_fallback;            /* its next position */
     int retry_pending;            /* a retry's target is chosen, its call not made yet */
+    /* the attempt's hold on its deployment's limits (route.c,
+     * deployments.h): counted in flight and charged to its windows */
+    int dep_held;
+    long long dep_tokens, dep_start_us; /* tokens charged, and when */
     /* provider key pools and prefix-cache affinity (route.c, keypool.h,
      * affinity.h): the key this attempt sends, chosen by route for every
      * attempt (adapters send api_key, NULL: none) */

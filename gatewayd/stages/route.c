@@ -1,14 +1,17 @@
 /* Stage route: resolves the requested model name to a configured model and
  * picks one of its deployments (provider + upstream model name) by the
- * model's strategy, among those whose circuit breaker lets traffic through
- * and whose provider has an API key that is not resting after a 429
- * (docs/routing.md). A name of the form "PROVIDER/MODEL" reaches that
- * provider's MODEL directly, without live state. When no deployment is
- * available the answer is 503 no_healthy_deployment (429
- * provider_keys_cooling when only resting keys are in the way) with
- * Retry-After. The response says where the request went: x-gw-provider,
- * x-gw-deployment ("provider/upstream-model") and x-gw-attempts (upstream
- * calls made), and x-gw-affinity when a prefix was looked up.
+ * model's strategy, among those whose circuit breaker lets traffic through,
+ * whose own limits (rpm, tpm, max_in_flight) leave room, and whose provider
+ * has an API key that is not resting after a 429 (docs/routing.md); a model
+ * none of whose deployments is available goes to its fallbacks. A name of
+ * the form "PROVIDER/MODEL" reaches that provider's MODEL directly, without
+ * live state. When no deployment is available the answer is 503
+ * no_healthy_deployment (429 deployment_limit_reached or
+ * provider_keys_cooling when only limits or resting keys are in the way)
+ * with Retry-After. The response says where the request went:
+ * x-gw-provider, x-gw-deployment ("provider/upstream-model") and
+ * x-gw-attempts (upstream calls made), and x-gw-affinity when a prefix was
+ * looked up.
  *
  * Every attempt also gets its provider key here (r->api_key): the key of
  * the provider's pool with the most capacity left (keypool.h), or, for a
@@ -23,7 +26,8 @@
  * DESIGN: setup resolves every deployment and every provider key of the
  * config to its live state (deployments.h, keypool.h) once, so picking reads
  * only atomics; the done hook, which runs once when the request's usage is
- * final, gives back the in-flight slots, records the outcome for the breaker
+ * final, gives back the in-flight slots (and corrects the tokens charged
+ * to the deployment's limits), records the outcome for the breaker
  * (a broken stream has its error set by then) and, for a success, where the
  * request's prefix is now warm. */
 #include <stdio.h>
@@ -63,6 +67,7 @@ struct miss {
     long long retry_us;     /* until the earliest one may be available again */
     long long keys_back_us; /* when the first resting key of a pool is back (0: none rests) */
     int open;               /* some deployment's breaker was in the way */
+    int limited;            /* some deployment was at its own rpm, tpm or max_in_flight */
 };
 
 static int in_list(const char **list, const char *model)
@@ -238,10 +243,48 @@ static size_t choose(const struct gw_model_cfg *m, const struct route_model *rm,
     return 0;
 }
 
-/* Picks a deployment whose breaker lets the request through now and whose
- * provider has a key that does not rest at key_at_us (a retry may wait for
- * one), preferring those not in avoid (bit i: deployment i failed for this
- * request); -1 when none does, with *miss saying what was in the way. */
+/* ---- per-deployment limits (deployments.h) ------------------------------ */
+
+/* The tokens a call to deployment dc charges to its minute: the prompt and
+ * the most the answer may take, when it has a tpm (0 otherwise). */
+static long long dep_tokens(struct gw_request *r, const struct gw_deployment_cfg *dc)
+{
+    return dc->tpm > 0 ? gw_tokens_input(r) + gw_tokens_answer_budget(r) : 0;
+}
+
+/* r's attempt takes deployment i of m: in flight and charged to its
+ * limits' windows; with check, only when its limits leave room (0 if
+ * not). */
+static int hold(struct gw_request *r, const struct gw_model_cfg *m, const struct route_model *rm,
+                size_t i, long long now, int check)
+{
+    const struct gw_deployment_cfg *dc = &m->deployments[i];
+    long long tokens = dep_tokens(r, dc);
+    if (!gw_deployment_start(rm->live[i], dc, tokens, now, check))
+        return 0;
+    r->dep_held = 1;
+    r->dep_tokens = tokens;
+    r->dep_start_us = now;
+    return 1;
+}
+
+/* r's attempt is done with deployment d: its in-flight slot back, its
+ * tokens corrected to used, sent 0 when the call was never made. */
+static void unhold(struct gw_request *r, struct gw_deployment *d, long long used, int sent)
+{
+    if (!r->dep_held)
+        return;
+    gw_deployment_end(d);
+    gw_deployment_settle(d, r->dep_tokens, used, sent, r->dep_start_us);
+    r->dep_held = 0;
+    r->dep_tokens = 0;
+}
+
+/* Picks a deployment whose breaker lets the request through now, whose own
+ * limits leave room and whose provider has a key that does not rest at
+ * key_at_us (a retry may wait for one), preferring those not in avoid (bit
+ * i: deployment i failed for this request); -1 when none does, with *miss
+ * saying what was in the way. The one picked is held for r (hold). */
 static int pick(struct gw_request *r, const struct gw_model_cfg *m, const struct route_model *rm,
                 unsigned long long avoid, long long key_at_us, struct miss *miss)
 {
@@ -258,6 +301,11 @@ static int pick(struct gw_request *r, const struct gw_model_cfg *m, const struct
         pass[i] = gw_breaker_check(&rm->live[i]->breaker, &m->breaker, now, &until);
         if (pass[i] == GW_PASS_NO) {
             miss->open = 1;
+        } else if (gw_deployment_room(&m->deployments[i], rm->live[i],
+                                      dep_tokens(r, &m->deployments[i]), now,
+                                      &until) != GW_DEP_ROOM) {
+            miss->limited = 1;
+            gw_deployment_count_limited(rm->live[i]);
         } else if (gw_keypool_resting(pool_of(st, m->deployments[i].provider), key_at_us, &back)) {
             until = back;
             if (miss->keys_back_us == 0 || back < miss->keys_back_us)
@@ -278,14 +326,25 @@ static int pick(struct gw_request *r, const struct gw_model_cfg *m, const struct
     while (k > 0) {
         size_t at = choose(m, rm, c, k);
         int i = c[at];
-        if (pass[i] != GW_PASS_PROBE || gw_breaker_claim(&rm->live[i]->breaker, (uintptr_t)r, now))
+        long long until = now;
+        if (!hold(r, m, rm, (size_t)i, now, 1)) {
+            /* another request took the last of its limit meanwhile */
+            miss->limited = 1;
+            gw_deployment_count_limited(rm->live[i]);
+            gw_deployment_room(&m->deployments[i], rm->live[i], dep_tokens(r, &m->deployments[i]),
+                               now, &until);
+        } else if (pass[i] != GW_PASS_PROBE ||
+                   gw_breaker_claim(&rm->live[i]->breaker, (uintptr_t)r, now)) {
             return i;
-        /* another request is this one's probe: not a candidate any more */
+        } else {
+            /* another request is this one's probe: not a candidate any more */
+            unhold(r, rm->live[i], 0, 0);
+            miss->open = 1;
+        }
         memmove(&c[at], &c[at + 1], (k - at - 1) * sizeof *c);
         k--;
-        miss->open = 1;
-        if (earliest == 0 || now < earliest)
-            earliest = now;
+        if (earliest == 0 || until < earliest)
+            earliest = until;
     }
     miss->retry_us = earliest > now ? earliest - now : 0;
     return -1;
@@ -397,8 +456,8 @@ static void set_deployment(struct gw_request *r, const struct gw_model_cfg *m, s
 
 /* The deployment of m a warm prefix points at (dep, key: what
  * gw_affinity_lookup found), if it may be used now: its breaker closed (a
- * probe is left to normal routing) and its provider's keys not all resting.
- * -1 otherwise. */
+ * probe is left to normal routing), its provider's keys not all resting
+ * and its limits leaving room (it is then held for r). -1 otherwise. */
 static int warm_target(struct gw_request *r, const struct gw_model_cfg *m,
                        const struct route_model *rm, uintptr_t dep, long long now)
 {
@@ -406,16 +465,19 @@ static int warm_target(struct gw_request *r, const struct gw_model_cfg *m,
         if ((uintptr_t)rm->live[i] != dep)
             continue;
         if (gw_breaker_check(&rm->live[i]->breaker, &m->breaker, now, NULL) != GW_PASS_YES ||
-            gw_keypool_resting(pool_of(rstate(r), m->deployments[i].provider), now, NULL))
+            gw_keypool_resting(pool_of(rstate(r), m->deployments[i].provider), now, NULL) ||
+            !hold(r, m, rm, i, now, 1))
             return -1;
         return (int)i;
     }
     return -1;
 }
 
-/* No deployment of m is available (see miss): 429 provider_keys_cooling
- * when only resting keys are in the way, else 503 no_healthy_deployment;
- * Retry-After says when the first may be back. */
+/* No deployment of m (nor of its fallbacks) is available (see miss): when
+ * no breaker is in the way, 429 deployment_limit_reached if some
+ * deployment is at its own limits, else provider_keys_cooling (only
+ * resting keys); otherwise 503 no_healthy_deployment. Retry-After says when
+ * the first may be back. */
 static enum gw_stage_rc unavailable(struct gw_request *r, const struct gw_model_cfg *m,
                                     const struct miss *miss)
 {
@@ -423,7 +485,14 @@ static enum gw_stage_rc unavailable(struct gw_request *r, const struct gw_model_
     char num[32];
     snprintf(num, sizeof num, "%lld", s < 1 ? 1 : s);
     gw_request_add_header(r, "retry-after", num);
-    if (!miss->open && miss->keys_back_us)
+    if (!miss->open && miss->limited)
+        gw_error_respond(
+            r, 429, "rate_limit_error", "deployment_limit_reached", NULL,
+            "No deployment of model '%s' is available: every one is at its own "
+            "requests-per-minute, tokens-per-minute or in-flight limit%s. Try again "
+            "in %s s.",
+            m->name, miss->keys_back_us ? " or has every API key resting after a 429" : "", num);
+    else if (!miss->open && miss->keys_back_us)
         gw_error_respond(r, 429, "rate_limit_error", "provider_keys_cooling", NULL,
                          "No deployment of model '%s' is available: every API key of its "
                          "providers is resting after the provider answered 429. Try again in "
@@ -441,6 +510,37 @@ static enum gw_stage_rc unavailable(struct gw_request *r, const struct gw_model_
                          "its deployments are open after upstream failures. Try again in %s s.",
                          m->name, num);
     return GW_STAGE_RESPOND;
+}
+
+/* No deployment of *m is available now (*miss says why: open breakers,
+ * resting keys, limits): the first of its fallbacks that has one, which *m and *rm then point at,
+ * the rest of the list left to retries; -1 when none has, *miss then covering them all. */
+static int pick_fallback(struct gw_request *r, const struct gw_model_cfg **m,
+                         const struct route_model **rm, long long now, struct miss *miss)
+{
+    const char *const *fb = (*m)->fallbacks;
+    for (int n = 0; fb && fb[n]; n++) {
+        const struct gw_model_cfg *fm = gw_config_model(r->cfg, fb[n]);
+        const struct route_model *frm = fm ? route_model(r, fm) : NULL;
+        struct miss fmiss;
+        if (!frm)
+            continue;
+        int i = pick(r, fm, frm, 0, now, &fmiss);
+        if (i >= 0) {
+            r->fallbacks = fb;
+            r->next_fallback = n + 1;
+            *m = fm;
+            *rm = frm;
+            return i;
+        }
+        if (fmiss.retry_us < miss->retry_us)
+            miss->retry_us = fmiss.retry_us;
+        if (fmiss.keys_back_us && (!miss->keys_back_us || fmiss.keys_back_us < miss->keys_back_us))
+            miss->keys_back_us = fmiss.keys_back_us;
+        miss->open |= fmiss.open;
+        miss->limited |= fmiss.limited;
+    }
+    return -1;
 }
 
 static enum gw_stage_rc run(struct gw_request *r)
@@ -478,11 +578,13 @@ static enum gw_stage_rc run(struct gw_request *r)
     }
     if (i < 0) {
         struct miss miss;
-        if ((i = pick(r, m, rm, 0, now, &miss)) < 0)
+        /* nothing of this group is available (open breakers, resting
+         * keys, limits): the group has failed, its fallbacks are next */
+        if ((i = pick(r, m, rm, 0, now, &miss)) < 0 &&
+            (i = pick_fallback(r, &m, &rm, now, &miss)) < 0)
             return unavailable(r, m, &miss);
         key = 0;
     }
-    gw_deployment_start(rm->live[i]);
     set_deployment(r, rm->priced[i] ? rm->priced[i] : m, (size_t)i);
     use_key(r, st, (const struct gw_pool_key *)key);
     return GW_STAGE_CONTINUE;
@@ -494,8 +596,8 @@ static enum gw_stage_rc run(struct gw_request *r)
 static void move_to(struct gw_request *r, const struct gw_model_cfg *m,
                     const struct route_model *rm, size_t i)
 {
-    if (rm)
-        gw_deployment_start(rm->live[i]);
+    if (rm && !r->dep_held) /* pick holds what it picks; the same deployment again: */
+        hold(r, m, rm, i, gw_now_us(), 0); /* another call, whatever its limits */
     r->attempts++;
     set_deployment(r, rm && rm->priced[i] ? rm->priced[i] : m, i);
 }
@@ -588,6 +690,8 @@ int gw_route_retry(struct gw_request *r, enum gw_retry_reason why, long long ret
     if (why == GW_RETRY_RATE_LIMITED)
         gw_route_key_limited(r, retry_after_ms);
     end_key(r, 0, 1);
+    if (rm) /* the failed call is over: its slot is free for the next pick */
+        unhold(r, rm->live[cur], 0, 1);
     const struct gw_model_cfg *asked = gw_config_model(r->cfg, r->model_name);
     if (context_window) {
         if (cur < 64)
@@ -624,7 +728,6 @@ int gw_route_retry(struct gw_request *r, enum gw_retry_reason why, long long ret
     gw_retry_count(why, fallback);
     if (rm) { /* the failed attempt: one finish for its one start */
         struct gw_deployment *d = rm->live[cur];
-        gw_deployment_end(d);
         gw_deployment_finish(d, &m->breaker,
                              context_window || r->key_rested ? GW_OUTCOME_NEUTRAL
                                                              : GW_OUTCOME_FAILURE,
@@ -685,7 +788,7 @@ static void done(struct gw_request *r)
     if (!rm)
         return;
     struct gw_deployment *d = rm->live[r->deployment - r->model->deployments];
-    gw_deployment_end(d);
+    unhold(r, d, o == GW_OUTCOME_SUCCESS ? r->prompt_tokens + r->completion_tokens : 0, called);
     if (r->retry_pending) { /* chosen for a retry that was never made */
         gw_deployment_finish(d, &r->model->breaker, GW_OUTCOME_NONE, 0, (uintptr_t)r, now);
         return;

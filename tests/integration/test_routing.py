@@ -388,6 +388,22 @@ def test_broken_streams_count_and_good_ones_close(make_gateway):
              what="the probe's success to close the breaker")
 
 
+def test_all_open_goes_to_the_fallbacks(make_gateway):
+    """A group whose every breaker is open has failed: its fallbacks answer
+    (503 only when they have nothing either)."""
+    g = make_gateway(extra_models=group("fo", ["provider: mock, model: fo-1"],
+                                        breaker="failures: 1, cooldown_s: 30") +
+                     "    fallbacks: [fo-spare]\n" +
+                     group("fo-spare", ["provider: mock, model: fo-spare-1"]))
+    key = g.create_key("fo")["key"]
+    # the failure is retried on the fallback at once, and opens fo-1's breaker
+    r = ask(g, key, "fo", text="[[mock:status=500]]")
+    assert deployments_of(g, "fo")["mock/fo-1"]["state"] == "open", r
+    r = ask(g, key, "fo")
+    assert r.status == 200 and served_by(r) == "mock/fo-spare-1", r.headers
+    assert r.headers["x-gw-attempts"] == "1", r.headers
+
+
 def test_breaker_state_survives_reload(make_gateway):
     models = group("rl", ["provider: mock, model: rl-1"], breaker="failures: 1, cooldown_s: 30")
     g = make_gateway(extra_models=models)

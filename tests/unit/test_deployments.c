@@ -215,8 +215,9 @@ static void test_registry(void **state)
     assert_ptr_not_equal(a->group, other->group);
     assert_string_equal(a->label, "p/up-a");
 
-    gw_deployment_start(a);
-    gw_deployment_start(a);
+    static const struct gw_deployment_cfg nolimits = {.weight = 1};
+    assert_int_equal(gw_deployment_start(a, &nolimits, 0, T0, 1), 1);
+    assert_int_equal(gw_deployment_start(a, &nolimits, 0, T0, 1), 1);
     assert_int_equal(atomic_load(&a->in_flight), 2);
     gw_deployment_end(a);
     gw_deployment_finish(a, &dflt, GW_OUTCOME_SUCCESS, 100000, 1, T0);
