@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GW_SEMINDEX_BITS      256  /* signature bits per entry */
-#define GW_SEMINDEX_EXACT_MAX 2048 /* partitions up to this size are scanned exactly */
+#define GW_SEMINDEX_BITS      256 /* signature bits per entry */
+#define GW_SEMINDEX_EXACT_MAX 512 /* partitions up to this size are scanned exactly */
 #define GW_SEMINDEX_MAX_DIM   8192
 
 struct gw_semindex;
