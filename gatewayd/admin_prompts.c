@@ -164,6 +164,34 @@ static cJSON *version_template(struct gw_admin_ctx *ctx, const char *name, int v
     return tpl;
 }
 
+/* ---- the change log ------------------------------------------------------ */
+
+/* One prompt_events row, in the writer's transaction (version and
+ * from_version 0: none). SQLITE_OK or the error. */
+static int record_event(sqlite3 *db, const char *name, long long at, const char *author,
+                        const char *action, int version, int from_version)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO prompt_events (name, at, by, action, version, "
+                                "from_version) VALUES (?, ?, ?, ?, ?, ?)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, at);
+    if (author)
+        sqlite3_bind_text(st, 3, author, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    if (version)
+        sqlite3_bind_int(st, 5, version);
+    if (from_version)
+        sqlite3_bind_int(st, 6, from_version);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+}
+
 /* ---- prompt.create ------------------------------------------------------- */
 
 struct prompt_create {
@@ -219,21 +247,7 @@ static int prompt_create_apply(sqlite3 *db, void *arg)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return sqlite3_extended_errcode(db);
-    if ((rc = sqlite3_prepare_v2(db,
-                                 "INSERT INTO prompt_events (name, at, by, action, version, "
-                                 "from_version) VALUES (?, ?, ?, 'create', ?, ?)",
-                                 -1, &st, NULL)) != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, pc->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, pc->now);
-    if (pc->author)
-        sqlite3_bind_text(st, 3, pc->author, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, pc->version);
-    if (pc->previous)
-        sqlite3_bind_int(st, 5, pc->previous);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+    return record_event(db, pc->name, pc->now, pc->author, "create", pc->version, pc->previous);
 }
 
 static cJSON *show(struct gw_admin_ctx *ctx, const char *name, int version);
@@ -490,20 +504,7 @@ static int prompt_rollback_apply(sqlite3 *db, void *arg)
         return sqlite3_extended_errcode(db);
     if (changed != 1)
         return SQLITE_NOTFOUND;
-    if ((rc = sqlite3_prepare_v2(db,
-                                 "INSERT INTO prompt_events (name, at, by, action, version, "
-                                 "from_version) VALUES (?, ?, ?, 'rollback', ?, ?)",
-                                 -1, &st, NULL)) != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, pa->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, pa->now);
-    if (pa->author)
-        sqlite3_bind_text(st, 3, pa->author, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, pa->version);
-    sqlite3_bind_int(st, 5, pa->previous);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+    return record_event(db, pa->name, pa->now, pa->author, "rollback", pa->version, pa->previous);
 }
 
 cJSON *gw_admin_cmd_prompt_rollback(struct gw_admin_ctx *ctx, const cJSON *args)
@@ -575,19 +576,7 @@ static int prompt_delete_apply(sqlite3 *db, void *arg)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return sqlite3_extended_errcode(db);
-    if ((rc = sqlite3_prepare_v2(db,
-                                 "INSERT INTO prompt_events (name, at, by, action, from_version) "
-                                 "VALUES (?, ?, ?, 'delete', ?)",
-                                 -1, &st, NULL)) != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, pd->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, pd->now);
-    if (pd->author)
-        sqlite3_bind_text(st, 3, pd->author, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, pd->previous);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+    return record_event(db, pd->name, pd->now, pd->author, "delete", 0, pd->previous);
 }
 
 cJSON *gw_admin_cmd_prompt_delete(struct gw_admin_ctx *ctx, const cJSON *args)

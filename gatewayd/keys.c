@@ -48,7 +48,8 @@ struct keyset {
     "k.rpm, k.tpm, k.tpd, k.max_parallel, t.rpm, t.tpm, t.tpd, t.max_parallel, "                   \
     "k.budget_usd, k.budget_period, t.budget_usd, t.budget_period "
 
-static struct gw_snap keys_snap;
+static void keyset_free(void *p);
+static struct gw_snap keys_snap = GW_SNAP_INITIALIZER(keyset_free);
 
 /* A subject's budget from two columns (amount, period); its spend for the
  * current period is loaded from the usage table the first time. */
@@ -68,7 +69,6 @@ static long long col_limit(sqlite3_stmt *st, int i)
 {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
-static int keys_snap_ready;
 
 static void keyset_free(void *p)
 {
@@ -196,12 +196,7 @@ static int reload_locked(const char *db_path, char *err, size_t errlen)
     }
     if (step != SQLITE_DONE)
         goto dberr;
-    if (!keys_snap_ready) {
-        gw_snap_init(&keys_snap, ks, keyset_free);
-        keys_snap_ready = 1;
-    } else {
-        gw_snap_publish(&keys_snap, ks);
-    }
+    gw_snap_publish(&keys_snap, ks);
     ks = NULL;
     rc = 0;
     goto out;
@@ -285,7 +280,5 @@ void gw_keys_counts(long *keys, long *teams)
 
 void gw_keys_shutdown(void)
 {
-    if (keys_snap_ready)
-        gw_snap_destroy(&keys_snap);
-    keys_snap_ready = 0;
+    gw_snap_clear(&keys_snap);
 }

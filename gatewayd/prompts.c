@@ -9,7 +9,6 @@
 #include "prompts.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,10 +53,8 @@ struct pset {
     long n_versions;
 };
 
-static struct gw_snap prompts_snap;
-/* set (release) once prompts_snap is initialised; read (acquire) by the
- * request path, which may run while the first `prompt create` initialises it */
-static atomic_int prompts_snap_ready;
+static void pset_free(void *p);
+static struct gw_snap prompts_snap = GW_SNAP_INITIALIZER(pset_free);
 /* Reloads are serialised, as keys.c's are: snapshots publish in the order
  * of their reads. */
 static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -192,12 +189,7 @@ static int reload_locked(const char *db_path, char *err, size_t errlen)
     if (step != SQLITE_DONE)
         goto dberr;
     ps->n_versions = used;
-    if (!atomic_load_explicit(&prompts_snap_ready, memory_order_acquire)) {
-        gw_snap_init(&prompts_snap, ps, pset_free);
-        atomic_store_explicit(&prompts_snap_ready, 1, memory_order_release);
-    } else {
-        gw_snap_publish(&prompts_snap, ps);
-    }
+    gw_snap_publish(&prompts_snap, ps);
     ps = NULL;
     rc = 0;
     goto out;
@@ -223,16 +215,12 @@ int gw_prompts_reload(const char *db_path, char *err, size_t errlen)
 
 void gw_prompts_shutdown(void)
 {
-    if (atomic_load_explicit(&prompts_snap_ready, memory_order_acquire))
-        gw_snap_destroy(&prompts_snap);
-    atomic_store_explicit(&prompts_snap_ready, 0, memory_order_release);
+    gw_snap_clear(&prompts_snap);
 }
 
 void gw_prompts_counts(long *prompts, long *versions)
 {
     *prompts = *versions = 0;
-    if (!atomic_load_explicit(&prompts_snap_ready, memory_order_acquire))
-        return;
     unsigned tok;
     struct pset *ps = gw_snap_enter(&prompts_snap, &tok);
     if (ps) {
@@ -505,8 +493,6 @@ int gw_prompts_apply(struct gw_request *r, const char *ref, const cJSON *inputs,
                       "'%.80s' is not a prompt reference: write NAME or NAME@VERSION (a name of "
                       "letters, digits, '_', '-', '.', at most 64; a version number from 1).",
                       ref);
-    if (!atomic_load_explicit(&prompts_snap_ready, memory_order_acquire))
-        return refuse(e, 404, "prompt_not_found", "prompt", "No prompt named '%s'.", name);
     unsigned tok;
     const struct pset *ps = gw_snap_enter(&prompts_snap, &tok);
     int rc = -1;

@@ -49,8 +49,8 @@ struct rag_snap {
     size_t n_colls;
 };
 
-static struct gw_snap snap;
-static atomic_int snap_ready;
+static void snap_free(void *p);
+static struct gw_snap snap = GW_SNAP_INITIALIZER(snap_free);
 static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int gw_rag_name_valid(const char *s)
@@ -178,12 +178,7 @@ static int reload_locked(const char *db_path, char *err, size_t errlen)
         goto dberr;
     if (re_embedded)
         gw_info("rag: %ld chunks embedded again (stored by another embedder)", re_embedded);
-    if (!atomic_load(&snap_ready)) {
-        gw_snap_init(&snap, s, snap_free);
-        atomic_store(&snap_ready, 1);
-    } else {
-        gw_snap_publish(&snap, s);
-    }
+    gw_snap_publish(&snap, s);
     s = NULL;
     rc = 0;
     goto out;
@@ -207,9 +202,7 @@ int gw_rag_reload(const char *db_path, char *err, size_t errlen)
 
 void gw_rag_shutdown(void)
 {
-    if (atomic_load(&snap_ready))
-        gw_snap_destroy(&snap);
-    atomic_store(&snap_ready, 0);
+    gw_snap_clear(&snap);
 }
 
 static const struct coll *find_coll(const struct rag_snap *s, const char *name)
@@ -246,7 +239,7 @@ static const struct chunk *find_chunk(const struct rag_snap *s, int64_t id)
 int gw_rag_search(const char *collection, const float *q, int k, float min_sim, struct gw_arena *a,
                   struct gw_rag_hit *hits)
 {
-    if (!atomic_load(&snap_ready) || !collection || k < 1)
+    if (!collection || k < 1)
         return 0;
     unsigned tok;
     struct rag_snap *s = gw_snap_enter(&snap, &tok);
@@ -279,8 +272,6 @@ int gw_rag_search(const char *collection, const float *q, int k, float min_sim, 
 
 long gw_rag_chunks(const char *collection)
 {
-    if (!atomic_load(&snap_ready))
-        return 0;
     unsigned tok;
     struct rag_snap *s = gw_snap_enter(&snap, &tok);
     const struct coll *c = s ? find_coll(s, collection) : NULL;
@@ -292,8 +283,6 @@ long gw_rag_chunks(const char *collection)
 void gw_rag_counts(long *collections, long *chunks)
 {
     *collections = *chunks = 0;
-    if (!atomic_load(&snap_ready))
-        return;
     unsigned tok;
     struct rag_snap *s = gw_snap_enter(&snap, &tok);
     if (s) {

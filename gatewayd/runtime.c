@@ -15,8 +15,8 @@
 #include "snapshot.h"
 
 struct gw_runtime_info gw_runtime;
-static struct gw_snap cfg_snap;
-static int cfg_snap_ready;
+static void drop_published(void *p);
+static struct gw_snap cfg_snap = GW_SNAP_INITIALIZER(drop_published);
 
 void gw_runtime_config_release(struct gw_cfg_ref *ref)
 {
@@ -47,12 +47,7 @@ int gw_runtime_set_config(struct gw_config *cfg, char *err, size_t errlen)
         return -1;
     }
     atomic_init(&ref->refs, 1); /* the snapshot's own reference */
-    if (!cfg_snap_ready) {
-        gw_snap_init(&cfg_snap, ref, drop_published);
-        cfg_snap_ready = 1;
-    } else {
-        gw_snap_publish(&cfg_snap, ref);
-    }
+    gw_snap_publish(&cfg_snap, ref);
     return 0;
 }
 
@@ -67,9 +62,7 @@ struct gw_cfg_ref *gw_runtime_config_acquire(void)
 
 void gw_runtime_shutdown(void)
 {
-    if (cfg_snap_ready)
-        gw_snap_destroy(&cfg_snap);
-    cfg_snap_ready = 0;
+    gw_snap_clear(&cfg_snap);
 }
 
 /* ---- per-thread readers ------------------------------------------------- */

@@ -56,10 +56,15 @@ void gw_snap_publish(struct gw_snap *s, void *next)
         s->free_fn(old);
 }
 
-void gw_snap_destroy(struct gw_snap *s)
+void gw_snap_clear(struct gw_snap *s)
 {
     void *p = atomic_exchange(&s->ptr, NULL);
     if (p && s->free_fn)
         s->free_fn(p);
+}
+
+void gw_snap_destroy(struct gw_snap *s)
+{
+    gw_snap_clear(s);
     pthread_mutex_destroy(&s->publish_mu);
 }

@@ -19,13 +19,23 @@ struct gw_snap {
     void (*free_fn)(void *);
 };
 
+/* A snapshot in static storage, empty until its first gw_snap_publish
+ * (gw_snap_enter returns NULL until then): no init call, no "ready" flag. */
+#define GW_SNAP_INITIALIZER(fn)                                                                    \
+    {                                                                                              \
+        .ptr = NULL, .publish_mu = PTHREAD_MUTEX_INITIALIZER, .free_fn = (fn)                      \
+    }
+
 void gw_snap_init(struct gw_snap *s, void *initial, void (*free_fn)(void *));
 /* Returns the current version; valid until the matching gw_snap_exit. */
 void *gw_snap_enter(struct gw_snap *s, unsigned *token);
 void gw_snap_exit(struct gw_snap *s, unsigned token);
 /* Publishes next and frees the previous version (blocks for the grace period). */
 void gw_snap_publish(struct gw_snap *s, void *next);
-/* Frees the current version; no reader may be inside. */
+/* Frees the current version and leaves the snapshot empty, usable again;
+ * no reader may be inside. */
+void gw_snap_clear(struct gw_snap *s);
+/* gw_snap_clear, and the snapshot's own resources (gw_snap_init's). */
 void gw_snap_destroy(struct gw_snap *s);
 
 #endif
