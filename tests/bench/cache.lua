@@ -16,7 +16,7 @@ local want_overhead = os.getenv("BENCH_OVERHEAD") == "1"
 local threads = {}
 local counter = 0
 local id = 0
-samples = {} -- a global: done() reads each thread's with thread:get
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
 
 function setup(thread)
    id = id + 1
@@ -44,35 +44,13 @@ end
 
 if want_overhead then
    function response(status, hdrs, body)
-      local v = hdrs["x-gw-overhead-us"] or hdrs["X-Gw-Overhead-Us"]
-      if status == 200 and v then
-         samples[#samples + 1] = tonumber(v)
-      end
+      bench_sample(status, hdrs)
    end
 end
 
 function done(summary, latency, requests)
-   local e = summary.errors
-   io.write(string.format(
-      "BENCH requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
-      summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+   bench_summary(summary)
    if want_overhead then
-      local all = {}
-      for _, t in ipairs(threads) do
-         local s = t:get("samples")
-         if s then
-            for _, v in ipairs(s) do all[#all + 1] = v end
-         end
-      end
-      table.sort(all)
-      local n = #all
-      local function pct(p)
-         if n == 0 then return 0 end
-         local i = math.ceil(n * p)
-         if i < 1 then i = 1 end
-         return all[i]
-      end
-      io.write(string.format("OVERHEAD n=%d p50_us=%d p99_us=%d max_us=%d\n", n, pct(0.50),
-                             pct(0.99), n > 0 and all[n] or 0))
+      bench_overhead(threads)
    end
 end

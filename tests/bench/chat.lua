@@ -4,6 +4,7 @@
 --                    each gets the same request bytes (only gatewayd checks it)
 -- done() prints one machine-readable line that run.sh parses:
 --   BENCH requests=N duration_us=N connect=N read=N write=N status=N timeout=N
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
 local stream = os.getenv("BENCH_STREAM") == "1"
 local key = os.getenv("BENCH_KEY")
 
@@ -17,8 +18,5 @@ wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello b
    .. (stream and ',"stream":true}' or '}')
 
 function done(summary, latency, requests)
-   local e = summary.errors
-   io.write(string.format(
-      "BENCH requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
-      summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+   bench_summary(summary)
 end
